@@ -1,0 +1,48 @@
+# engram: `make run` (the main job) and `make test` (every test) work on a fresh clone.
+SHELL := /bin/bash
+export ONNXRUNTIME_NODE_INSTALL := skip
+export npm_config_onnxruntime_node_install := skip
+NODE := node
+ENGRAM := $(NODE) --enable-source-maps dist/runtime/cli/main.js
+
+.PHONY: all install build run test check typecheck lint format bench clean system-deps
+
+all: build
+
+# npm ci only when the lockfile changed since the last install.
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: node_modules/.stamp
+
+build: install
+	npx tsc -p tsconfig.json
+
+# Debian packages some tests use (chromium for HTML reports, python3-zmq/msgpack for the example
+# client, rt-tests for cyclictest). Best effort: a test that needs a missing one says why it skipped.
+system-deps:
+	@bash scripts/system-deps.sh
+
+run: build
+	$(ENGRAM) sim --task pendulum_swingup --steps 100000 --seed 1 --eval-every 20000
+
+typecheck: install
+	npx tsc -p tsconfig.json --noEmit
+
+lint: install
+	npx biome check .
+
+format: install
+	npx biome format --write .
+
+check: typecheck lint
+
+test: build system-deps check
+	$(NODE) --import tsx test/run.ts
+
+bench: build
+	$(ENGRAM) bench all
+
+clean:
+	rm -rf dist node_modules runs

@@ -1,0 +1,54 @@
+/**
+ * One interface for every similarity path (hnswlib's habit: brute force implements the same
+ * interface and is the recall oracle). Vectors live in slots 0..capacity-1 of the experience store;
+ * a backend indexes slot ids, so eviction and slot reuse need no renumbering.
+ *
+ * Distances are squared Euclidean over the context vector. Results go into caller-owned typed
+ * arrays; the return value is how many neighbours were written (<= k). Nothing here allocates per
+ * call except where a native library forces it (hnswlib-node), which the backend documents.
+ */
+export interface SimilarityBackend {
+  /** registry name: 'linear' | 'hnsw' | 'tensor' */
+  readonly name: string;
+  readonly dim: number;
+  readonly capacity: number;
+  /** live (inserted and not removed) vectors */
+  size(): number;
+  /** Insert or overwrite the vector for `slot` (slot reuse after eviction overwrites). */
+  upsert(slot: number, vector: Float32Array): void;
+  /** Remove `slot` from search results. */
+  remove(slot: number): void;
+  /**
+   * k nearest live slots to `query` (length dim), nearest first. Writes slot ids into `outSlots`
+   * and squared distances into `outDist`; returns the count written.
+   */
+  search(query: Float32Array, k: number, outSlots: Int32Array, outDist: Float32Array): number;
+  /**
+   * Batched search: `queries` holds `batch` vectors back to back; results for query q start at
+   * q*k in the outputs; `outCounts[q]` gets each count. Backends without a native batch path loop.
+   */
+  searchBatch(
+    queries: Float32Array,
+    batch: number,
+    k: number,
+    outSlots: Int32Array,
+    outDist: Float32Array,
+    outCounts: Int32Array,
+  ): void;
+  /** Search effort knob (HNSW ef); exact backends ignore it. */
+  setEffort(ef: number): void;
+  /** Release native resources. */
+  dispose(): void;
+}
+
+/** How a backend is created; registered with a priority like tfjs backends. */
+export interface BackendFactory {
+  readonly name: string;
+  /** higher tries first when several can serve the same role */
+  readonly priority: number;
+  /**
+   * Create the backend over the given dimensions, or return an Error that says why this path is
+   * unavailable on this machine (missing optional dependency, no GPU). Never throws for that.
+   */
+  create(dim: number, capacity: number): Promise<SimilarityBackend | Error>;
+}

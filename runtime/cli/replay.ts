@@ -1,0 +1,3 @@
+import { notYetBuilt } from './args.js';
+
+export const command = notYetBuilt('replay', 8, 'replay a flight recording');

@@ -1,0 +1,162 @@
+/**
+ * The contracts every part of engram builds against. The loop knows these, not implementations.
+ * Imports point inward: drivers/, brain/ and sim/ may import this file; it imports nothing of theirs.
+ *
+ * Hot-path rule (docs/architecture.md): objects described here are allocated once at start and
+ * reused every cycle. Methods on the per-cycle path fill caller-owned typed arrays and return
+ * numeric status codes; they never return new objects and never throw for bad input.
+ */
+
+/** Monotonic clock in nanoseconds as a float64 (exact to 2^53 ns, about 104 days of uptime). */
+export interface Clock {
+  nowNs(): number;
+}
+
+/** Status codes for hot-path calls: 0 is success, anything else names a counted reason. */
+export const Status = {
+  ok: 0,
+  /** no new input since the last call */
+  noInput: 1,
+  /** input rejected: NaN or Infinity */
+  nonFinite: 2,
+  /** input rejected: wrong vector length */
+  wrongLength: 3,
+  /** input rejected: sensor data older than the configured staleness limit */
+  stale: 4,
+  /** the deadline passed before the work completed; the best result so far was returned */
+  deadline: 5,
+  /** input rejected: malformed on the wire (decode failure, unknown version, oversized) */
+  malformed: 6,
+} as const;
+export type StatusCode = (typeof Status)[keyof typeof Status];
+
+/** One named sensor channel: a slice of the frame's observation vector. */
+export interface ChannelSpec {
+  readonly name: string;
+  readonly size: number;
+  /** a frame whose copy of this channel is older than this is stale (ms); 0 = never stale */
+  readonly maxAgeMs: number;
+}
+
+/**
+ * The latest-frame slot. A driver copies decoded, validated input into one preallocated Frame;
+ * the loop reads it. `observation` concatenates the channels in config order.
+ */
+export interface Frame {
+  /** sequence number from the source (robot or simulator); increases by one per frame sent */
+  seq: number;
+  /** source timestamp, ns on the source's clock (informational) */
+  sourceStampNs: number;
+  /** when the frame was received, on the runtime's Clock (drives staleness) */
+  receivedNs: number;
+  readonly observation: Float32Array;
+  /** reward for the transition that led to this frame (sim tasks, or a robot's reward channel) */
+  reward: number;
+  /** true on the first frame of an episode: the brain must not link it to the previous frame */
+  episodeStart: boolean;
+  /** emergency stop requested by the source; the safety filter forces the safe action */
+  estop: boolean;
+}
+
+export function createFrame(observationSize: number): Frame {
+  return {
+    seq: -1,
+    sourceStampNs: 0,
+    receivedNs: 0,
+    observation: new Float32Array(observationSize),
+    reward: 0,
+    episodeStart: true,
+    estop: false,
+  };
+}
+
+/** The action published each cycle. Preallocated; `values` is overwritten in place. */
+export interface Action {
+  /** cycle index of the loop that produced it */
+  cycle: number;
+  /** seq of the frame it answers (-1 when none has arrived) */
+  frameSeq: number;
+  /** true when this is a held or safe action rather than a fresh answer to `frameSeq` */
+  stale: boolean;
+  /** ns on the runtime Clock when it was published */
+  publishedNs: number;
+  readonly values: Float32Array;
+}
+
+export function createAction(actionSize: number): Action {
+  return { cycle: -1, frameSeq: -1, stale: true, publishedNs: 0, values: new Float32Array(actionSize) };
+}
+
+/** What a driver reports about itself, read by metrics (not per cycle). */
+export interface DriverCounters {
+  framesReceived: number;
+  framesRejected: number;
+  actionsPublished: number;
+  reconnects: number;
+}
+
+/**
+ * A transport: turns robot or simulator input into frames, and actions back out.
+ * Lifecycle after copper-rs: start (may be slow), the per-cycle pair `poll` and `publish`, stop.
+ */
+export interface Driver {
+  readonly name: string;
+  start(): Promise<void>;
+  /**
+   * Copy the newest frame into `into` if one arrived since the last call. Returns Status.ok when
+   * `into` was updated, Status.noInput when nothing new came. Never allocates.
+   */
+  poll(into: Frame): StatusCode;
+  /** Send the action. Must not block the loop; errors are counted, not thrown. */
+  publish(action: Action): void;
+  counters(): DriverCounters;
+  stop(): Promise<void>;
+}
+
+/** Planning effort, stepped down after overruns and back up when there is slack. */
+export interface Effort {
+  /** candidate actions the planner may score this cycle */
+  candidates: number;
+  /** planning horizon in steps */
+  horizon: number;
+  /** HNSW ef for lookups */
+  ef: number;
+}
+
+/** Per-stage timings of one step, filled in by the controller (ns). Preallocated and reused. */
+export interface StepTimings {
+  encodeNs: number;
+  lookupNs: number;
+  activationNs: number;
+  planNs: number;
+}
+
+/**
+ * What a brain offers the loop. `step` is anytime: it returns its best action before
+ * `deadlineNs`. `maintain` does deferred work (storing the experience, eviction, snapshot
+ * chunks) and must return by `untilNs`.
+ */
+export interface Controller {
+  readonly observationSize: number;
+  readonly actionSize: number;
+  /**
+   * Decide the action for `frame`, writing it into `actionOut`. Returns Status.ok, Status.deadline
+   * (best-so-far written), or a rejection code (then `actionOut` is left untouched).
+   */
+  step(frame: Frame, deadlineNs: number, actionOut: Float32Array, timings: StepTimings): StatusCode;
+  /** Deferred work in slack time; returns by `untilNs`. */
+  maintain(untilNs: number): void;
+  setEffort(effort: Effort): void;
+  /** Exploration on (learning) or off (evaluation). */
+  setExploration(enabled: boolean): void;
+}
+
+/**
+ * The part of a logger that brain/ and drivers/ may use (pino's Logger satisfies it), so they log
+ * without importing runtime's logging. Called from start-up and slack time only, never per cycle.
+ */
+export interface EventLog {
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
+  error(details: object, message: string): void;
+}
