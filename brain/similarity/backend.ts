@@ -1,3 +1,5 @@
+import type { VectorSource } from '../memory/store.js';
+
 /**
  * One interface for every similarity path (hnswlib's habit: brute force implements the same
  * interface and is the recall oracle). Vectors live in slots 0..capacity-1 of the experience store;
@@ -49,6 +51,8 @@ export interface BackendFactory {
   /**
    * Create the backend over the given dimensions, or return an Error that says why this path is
    * unavailable on this machine (missing optional dependency, no GPU). Never throws for that.
+   * `source` is the experience store's vector array (zero copy): a backend may read it to build
+   * its index in slack time, and an exact scan may search it directly.
    */
-  create(dim: number, capacity: number): Promise<SimilarityBackend | Error>;
+  create(source: VectorSource): Promise<SimilarityBackend | Error>;
 }
