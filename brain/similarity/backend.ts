@@ -56,3 +56,17 @@ export interface BackendFactory {
    */
   create(source: VectorSource): Promise<SimilarityBackend | Error>;
 }
+
+/**
+ * What the brain holds for lookups: one SimilarityBackend face over whichever path is active
+ * (the registry implements this). The active path changes only inside `atCycleBoundary`, and a
+ * new path's index is built incrementally in `maintain`, in slack time.
+ */
+export interface SimilarityIndex extends SimilarityBackend {
+  /** The only moment the active path may switch (decided from size, batch and the profile). */
+  atCycleBoundary(): void;
+  /** Slack-time work (building a pending path's index) that returns by `untilNs`. */
+  maintain(untilNs: number): void;
+  /** name of the active path and why it was chosen (for metrics and the profile record) */
+  activePath(): string;
+}
