@@ -129,6 +129,8 @@ export interface StepTimings {
   lookupNs: number;
   activationNs: number;
   planNs: number;
+  /** which path served this step's lookups */
+  lookupPath: LookupPathCode;
 }
 
 /**
@@ -159,4 +161,84 @@ export interface EventLog {
   info(details: object, message: string): void;
   warn(details: object, message: string): void;
   error(details: object, message: string): void;
+}
+
+/** Which similarity path served a cycle's lookups (numeric so records stay flat). */
+export const LookupPath = { none: 0, linear: 1, hnsw: 2, tensor: 3 } as const;
+export type LookupPathCode = (typeof LookupPath)[keyof typeof LookupPath];
+
+/**
+ * One cycle, as the loop saw it (copper-rs's "copperlist"): preallocated in a ring and reset in
+ * place each cycle. It is the metrics source, the profile record and the flight-recorder entry.
+ * All times are ns on the runtime Clock; stage durations are 0 for stages that did not run.
+ */
+export interface CycleRecord {
+  cycle: number;
+  /** t0 + cycle * period */
+  dueNs: number;
+  /** when the loop actually woke for this cycle */
+  wokeNs: number;
+  /** wokeNs - dueNs */
+  latenessNs: number;
+  /** ticks skipped before this one because the previous cycle ran late */
+  skippedTicks: number;
+  ingestNs: number;
+  encodeNs: number;
+  lookupNs: number;
+  activationNs: number;
+  planNs: number;
+  safetyNs: number;
+  publishNs: number;
+  /** slack-time work after publishing (storing, eviction, snapshot chunks, flushes) */
+  maintenanceNs: number;
+  /** wake to end of publish: the time that counts against the budget */
+  cycleNs: number;
+  /** cycleNs exceeded the budget */
+  overrun: boolean;
+  /** status returned by Controller.step */
+  stepStatus: StatusCode;
+  lookupPath: LookupPathCode;
+  /** index into the effort ladder (0 = full effort) */
+  effortLevel: number;
+  frameSeq: number;
+  /** the published action was held or safe rather than fresh */
+  actionStale: boolean;
+  /** the safety filter substituted the safe action (stale input, e-stop) */
+  safeAction: boolean;
+}
+
+export function createCycleRecord(): CycleRecord {
+  return {
+    cycle: -1,
+    dueNs: 0,
+    wokeNs: 0,
+    latenessNs: 0,
+    skippedTicks: 0,
+    ingestNs: 0,
+    encodeNs: 0,
+    lookupNs: 0,
+    activationNs: 0,
+    planNs: 0,
+    safetyNs: 0,
+    publishNs: 0,
+    maintenanceNs: 0,
+    cycleNs: 0,
+    overrun: false,
+    stepStatus: Status.ok,
+    lookupPath: LookupPath.none,
+    effortLevel: 0,
+    frameSeq: -1,
+    actionStale: true,
+    safeAction: false,
+  };
+}
+
+/**
+ * Something that watches every cycle (profiler, flight recorder, metrics). `cycleDone` runs on the
+ * loop thread after publishing: it must copy what it needs into its own preallocated buffers and
+ * return quickly, without allocating. `flush` runs in slack time with a bound.
+ */
+export interface CycleObserver {
+  cycleDone(record: CycleRecord, frame: Frame, action: Action): void;
+  flush(untilNs: number): void;
 }
