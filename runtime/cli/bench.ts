@@ -9,6 +9,9 @@ const benchmarks: Record<string, () => Promise<{ command: Subcommand }>> = {
   loop: () => import('../../bench/loop.js'),
   transport: () => import('../../bench/transport.js'),
   paths: () => import('../../bench/paths.js'),
+  timing: () => import('../../bench/timing.js'),
+  profile: () => import('../../bench/profile.js'),
+  soak: () => import('../../bench/soak.js'),
 };
 
 const help = `usage: engram bench <${Object.keys(benchmarks).join('|')}|all> [options]
