@@ -1,0 +1,87 @@
+/**
+ * Drives a Loop in real time: wait for the tick (a Waiter), run the cycle, run bounded slack work,
+ * schedule the next tick. Between ticks the main thread is back in its event loop, so driver I/O,
+ * signals and the metrics endpoint keep being served.
+ *
+ * Periodic, non-cycle work (status lines, log summaries, metrics export) is a CycleObserver whose
+ * flush runs in slack time; nothing here logs per cycle.
+ */
+import type { Clock } from './contracts.js';
+import type { Loop } from './loop.js';
+import { createWaiter, type Waiter, type WaiterStrategy } from './timing.js';
+
+export interface RunnerOptions {
+  strategy: WaiterStrategy;
+  /** spin window before each tick (ns) */
+  spinNs: number;
+  /** stop on its own after this long (ns); undefined = until stop() */
+  durationNs?: number;
+  /** margin kept free before the waiter must wake for the next tick (ns) */
+  guardNs?: number;
+}
+
+export type StopReason = 'duration' | 'requested';
+
+export class LoopRunner {
+  readonly waiter: Waiter;
+  private stopRequested = false;
+  private endNs = Number.POSITIVE_INFINITY;
+  private resolveDone: ((reason: StopReason) => void) | undefined;
+  private readonly guardNs: number;
+  /** when the runner started (ns, on the loop's clock) */
+  startedNs = 0;
+  stoppedNs = 0;
+
+  constructor(
+    private readonly loop: Loop,
+    private readonly clock: Clock,
+    private readonly options: RunnerOptions,
+  ) {
+    this.waiter = createWaiter(options.strategy, clock, this.onDue, options.spinNs);
+    this.guardNs = options.guardNs ?? 100_000;
+  }
+
+  private readonly onDue = (): void => {
+    const loop = this.loop;
+    loop.runCycle();
+    const now = this.clock.nowNs();
+    if (this.stopRequested || now >= this.endNs) {
+      this.finish(this.stopRequested ? 'requested' : 'duration');
+      return;
+    }
+    const nextDue = loop.nextDueNs();
+    let until = now + loop.settings.maintenanceNs;
+    const latest = nextDue - this.waiter.leadNs - this.guardNs;
+    if (latest < until) until = latest;
+    loop.runSlack(until);
+    this.waiter.schedule(loop.nextDueNs());
+  };
+
+  /**
+   * Starts the loop with tick 0 one period from now; resolves when stopped (duration or stop()).
+   * After it resolves the loop has finished its last cycle; publishing the safe action and
+   * stopping drivers is the caller's shutdown sequence.
+   */
+  run(): Promise<StopReason> {
+    const loop = this.loop;
+    this.startedNs = this.clock.nowNs();
+    if (this.options.durationNs !== undefined) this.endNs = this.startedNs + this.options.durationNs;
+    loop.start(this.startedNs + loop.periodNs);
+    return new Promise<StopReason>((resolve) => {
+      this.resolveDone = resolve;
+      this.waiter.schedule(loop.nextDueNs());
+    });
+  }
+
+  /** Finish the current cycle, then stop (the next tick is not run). */
+  stop(): void {
+    this.stopRequested = true;
+  }
+
+  private finish(reason: StopReason): void {
+    this.stoppedNs = this.clock.nowNs();
+    const resolve = this.resolveDone;
+    this.resolveDone = undefined;
+    void this.waiter.close().then(() => resolve?.(reason));
+  }
+}
