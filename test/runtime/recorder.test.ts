@@ -97,13 +97,17 @@ recorder('cycleDone allocates nothing', () => {
     actionSize: 8,
     clock: new MockClock(),
     log: new CapturingLog(),
-    bufferCycles: 60_000,
+    bufferCycles: 110_000,
   });
   const record = createCycleRecord();
   const frame = createFrame(64);
   const action = createAction(8);
-  // warm up (JIT) on a few cycles, then measure a long run
-  for (let i = 0; i < 1000; i++) rec.cycleDone(record, frame, action);
+  // warm up until optimised (compiling allocates on the heap too), then measure a long run
+  for (let i = 0; i < 50_000; i++) {
+    record.cycle = i;
+    frame.observation[i % 64] = i;
+    rec.cycleDone(record, frame, action);
+  }
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
   const before = process.memoryUsage().heapUsed;
