@@ -1,0 +1,130 @@
+/**
+ * The profiler as a CycleObserver. On the loop, `cycleDone` copies the cycle record into
+ * preallocated columns (no allocation, no clock read); GC events, memory, event-loop delay and
+ * machine load are gathered off the hot path, and `flush` (slack time) only takes samples that are
+ * due. `finish` hands back everything as one ProfileData for the writers.
+ */
+import type { Action, Clock, CycleObserver, CycleRecord, Frame } from '../contracts.js';
+import { CycleTable } from './cycles.js';
+import { GcRecorder, type GcTable, performanceToClockOffsetNs } from './gc.js';
+import type { HostDescription } from './host.js';
+import {
+  type LoopDelaySummary,
+  type MachineSampleTable,
+  type ProcessSampleTable,
+  Sampler,
+  type SamplerOptions,
+} from './samples.js';
+
+export interface SessionMeta {
+  /** what ran: a config path, a task name, a benchmark */
+  label: string;
+  /** the loop's period and per-cycle budget (ns) */
+  periodNs: number;
+  budgetNs: number;
+}
+
+/** A finished profile: what the trace, report and summary are written from. */
+export interface ProfileData {
+  meta: SessionMeta & {
+    /** session start and end on the loop clock (ns); every time in the tables is on this clock */
+    startNs: number;
+    endNs: number;
+    /** wall-clock start, ISO 8601 */
+    startedAt: string;
+  };
+  host: HostDescription;
+  cycles: CycleTable;
+  gc: GcTable;
+  process: ProcessSampleTable;
+  machine: MachineSampleTable;
+  loopDelay: LoopDelaySummary;
+}
+
+export interface RecorderOptions extends SessionMeta {
+  /** rows for cycles: see cycleCapacityFor */
+  cycleCapacity: number;
+  gcCapacity?: number;
+  sampler?: SamplerOptions;
+}
+
+export class ProfileRecorder implements CycleObserver {
+  readonly cycles: CycleTable;
+  private readonly gc: GcRecorder;
+  private readonly sampler: Sampler;
+  private startNs = 0;
+  private startedAt = '';
+  private state: 'new' | 'recording' | 'finished' = 'new';
+  /** the last record seen and its row, for its maintenance time (see takePreviousMaintenance) */
+  private previous: CycleRecord | undefined;
+  private previousRow = -1;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly host: HostDescription,
+    private readonly options: RecorderOptions,
+  ) {
+    this.cycles = new CycleTable(options.cycleCapacity);
+    this.gc = new GcRecorder(options.gcCapacity);
+    this.sampler = new Sampler(() => clock.nowNs(), options.sampler);
+  }
+
+  /** Starts GC observation and sampling; call before the loop's first cycle. */
+  start(): void {
+    if (this.state !== 'new') throw new Error('ProfileRecorder.start: already started');
+    this.state = 'recording';
+    this.startedAt = new Date().toISOString();
+    this.startNs = this.clock.nowNs();
+    this.gc.start(performanceToClockOffsetNs(() => this.clock.nowNs()));
+    this.sampler.start();
+  }
+
+  cycleDone(record: CycleRecord, _frame: Frame, _action: Action): void {
+    this.takePreviousMaintenance();
+    const cycles = this.cycles;
+    this.previousRow = cycles.count < cycles.capacity ? cycles.count : -1;
+    this.previous = record;
+    cycles.append(record);
+  }
+
+  /**
+   * The loop measures a cycle's maintenance (slack work, including our flush) after its observers
+   * ran, in the same ring record: read it back at the next cycle, while the ring has not yet
+   * reused that record.
+   */
+  private takePreviousMaintenance(): void {
+    const previous = this.previous;
+    if (previous === undefined || this.previousRow < 0) return;
+    this.cycles.stages.maintenance[this.previousRow] = previous.maintenanceNs;
+  }
+
+  flush(untilNs: number): void {
+    const now = this.clock.nowNs();
+    if (now < untilNs) this.sampler.poll(now);
+  }
+
+  /** Stops observing and returns the session. */
+  async finish(): Promise<ProfileData> {
+    if (this.state !== 'recording') throw new Error(`ProfileRecorder.finish: recorder is ${this.state}`);
+    this.state = 'finished';
+    this.takePreviousMaintenance();
+    const endNs = this.clock.nowNs();
+    const [loopDelay] = await Promise.all([this.sampler.stop(), this.gc.stop(endNs)]);
+    return {
+      meta: {
+        label: this.options.label,
+        periodNs: this.options.periodNs,
+        budgetNs: this.options.budgetNs,
+        startNs: this.startNs,
+        endNs,
+        startedAt: this.startedAt,
+      },
+      host: this.host,
+      cycles: this.cycles,
+      gc: this.gc.table,
+      process: this.sampler.process,
+      machine: this.sampler.machine,
+      loopDelay,
+    };
+  }
+}

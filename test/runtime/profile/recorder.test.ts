@@ -1,0 +1,115 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { type CycleRecord, createCycleRecord } from '../../../runtime/contracts.js';
+import { CycleTable } from '../../../runtime/profile/cycles.js';
+import { gcForcedFlag, gcKindName } from '../../../runtime/profile/gc.js';
+import type { ProfileData } from '../../../runtime/profile/recorder.js';
+import { cycleStages } from '../../../runtime/profile/stages.js';
+import { summarize, summarySchema } from '../../../runtime/profile/summary.js';
+import { runHarnessSession } from './harness.js';
+
+const recorder = suite('ProfileRecorder on a real loop');
+
+let data: ProfileData;
+let loopCycles = 0;
+let forced = 0;
+
+recorder.before(async () => {
+  const result = await runHarnessSession({ rateHz: 200, durationMs: 1500, stageWorkUs: 150, forceGcEvery: 20 });
+  data = result.data;
+  loopCycles = result.loopCycles;
+  forced = result.forcedGcs;
+});
+
+recorder('every cycle the loop ran is recorded, in order, none dropped', () => {
+  const { cycles } = data;
+  assert.ok(cycles.count > 100, `only ${cycles.count} cycles in 1.5 s at 200 Hz`);
+  assert.is(cycles.count, loopCycles);
+  assert.is(cycles.dropped, 0);
+  for (let i = 1; i < cycles.count; i++) {
+    // Tick numbers advance by one plus the ticks the loop skipped before this cycle.
+    assert.is(cycles.cycle[i]!, cycles.cycle[i - 1]! + 1 + cycles.skippedTicks[i]!, `row ${i}`);
+    assert.ok(cycles.wokeNs[i]! > cycles.wokeNs[i - 1]!);
+  }
+});
+
+recorder('each cycle is accounted for: its stages sum to no more than its measured total', () => {
+  const { cycles } = data;
+  for (let i = 0; i < cycles.count; i++) {
+    let sum = 0;
+    for (const stage of cycleStages) {
+      const ns = cycles.stages[stage][i]!;
+      assert.ok(ns >= 0, `${stage} negative in row ${i}`);
+      sum += ns;
+    }
+    const total = cycles.cycleNs[i]!;
+    assert.ok(sum <= total, `row ${i}: stages ${sum} ns > total ${total} ns`);
+    // The harness's brain works 5.5 stage units per cycle: the stages carry most of the total.
+    assert.ok(sum >= 0.5 * total, `row ${i}: stages ${sum} ns cover too little of ${total} ns`);
+    assert.ok(cycles.stages.plan[i]! >= 250_000, `row ${i}: plan ${cycles.stages.plan[i]} ns`);
+  }
+  assert.is(summarize(data).cycles.unaccounted, 0);
+});
+
+recorder('maintenance (slack work, measured after observers run) is picked up', () => {
+  const { cycles } = data;
+  let withMaintenance = 0;
+  for (let i = 0; i < cycles.count; i++) if (cycles.stages.maintenance[i]! > 0) withMaintenance++;
+  assert.ok(withMaintenance >= cycles.count - 2, `${withMaintenance} of ${cycles.count} rows have maintenance`);
+});
+
+recorder('forced GCs appear as GC events on the loop clock, inside the session', () => {
+  const { gc, meta } = data;
+  assert.ok(forced >= 3, `the harness forced only ${forced} GCs`);
+  let major = 0;
+  let forcedSeen = 0;
+  for (let g = 0; g < gc.count; g++) {
+    if (gcKindName(gc.kind[g]!) === 'major') major++;
+    if (gc.flags[g]! & gcForcedFlag) forcedSeen++;
+    assert.ok(gc.startNs[g]! >= meta.startNs - 1e6 && gc.startNs[g]! <= meta.endNs + 1e6, `gc ${g} outside session`);
+    assert.ok(gc.durationNs[g]! >= 0);
+  }
+  assert.ok(major >= forced, `${major} major GCs for ${forced} forced`);
+  assert.ok(forcedSeen >= forced, `${forcedSeen} GCs flagged forced for ${forced} forced`);
+  assert.is(summarize(data).gc.forced, forcedSeen);
+});
+
+recorder('memory, event-loop delay and machine load were sampled off the hot path', () => {
+  assert.ok(data.process.count >= 10, `${data.process.count} process samples`);
+  for (let s = 0; s < data.process.count; s++) {
+    assert.ok(data.process.rssBytes[s]! > data.process.heapUsedBytes[s]! * 0.5);
+  }
+  assert.ok(data.machine.count >= 1, `${data.machine.count} machine samples`);
+  assert.ok(data.loopDelay.maxNs > 0);
+  assert.ok(data.host.cores >= 1 && data.host.cpuModel.length > 0 && data.host.node === process.version);
+});
+
+recorder('the summary validates against its schema and counts what was recorded', () => {
+  const summary = summarize(data);
+  assert.ok(summarySchema.safeParse(JSON.parse(JSON.stringify(summary))).success);
+  assert.is(summary.cycles.recorded, data.cycles.count);
+  assert.is(summary.gc.count, data.gc.count);
+  assert.is(summary.lookupPaths.linear, data.cycles.count);
+  assert.ok(summary.stages.plan.p50 > summary.stages.activation.p50);
+  assert.ok(summary.cycleNs.p99 >= summary.cycleNs.p50 && summary.cycleNs.max >= summary.cycleNs.p99);
+});
+
+recorder.run();
+
+const table = suite('CycleTable');
+
+table('a full table counts dropped cycles instead of growing', () => {
+  const cycles = new CycleTable(2);
+  const record: CycleRecord = createCycleRecord();
+  for (let i = 0; i < 5; i++) {
+    record.cycle = i;
+    record.planNs = 10 * i;
+    cycles.append(record);
+  }
+  assert.is(cycles.count, 2);
+  assert.is(cycles.dropped, 3);
+  assert.equal(Array.from(cycles.stages.plan), [0, 10]);
+  assert.is(cycles.cycle.length, 2);
+});
+
+table.run();
