@@ -18,6 +18,12 @@ export const memoryConfigSchema = z.strictObject({
   minFreeSystemMiB: z.number().min(0).default(512),
   /** most evictions done in one cycle's slack (bounds eviction cost per cycle) */
   evictionsPerCycle: positiveInt.default(8),
+  /** live slots sampled per eviction to pick the lowest-utility victim (never a full scan) */
+  evictionSample: positiveInt.default(32),
+  /** how often maintain reads free system memory (ms; not on the hot path) */
+  pressureCheckMs: positiveInt.default(1000),
+  /** under memory pressure the effective cap becomes this fraction of the live count */
+  pressureShrink: z.number().gt(0).lt(1).default(0.9),
 });
 
 export const similarityConfigSchema = z.strictObject({
@@ -41,17 +47,32 @@ export const activationConfigSchema = z.strictObject({
   spread: z.number().min(0).max(1).default(0.5),
   /** bound on the active set (working memory) */
   maxActive: positiveInt.default(256),
+  /** activation below this leaves the active set */
+  threshold: z.number().min(0).max(1).default(0.01),
 });
 
 export const plannerConfigSchema = z.strictObject({
   /** candidate actions scored per cycle at full effort */
   candidates: positiveInt.default(32),
   /** steps of each candidate sequence at full effort */
-  horizon: positiveInt.default(8),
+  horizon: positiveInt.default(4),
   /** discount per step for returns and plans */
-  discount: z.number().min(0).max(1).default(0.98),
-  /** neighbours used by the kNN forward model */
+  discount: z.number().min(0).lt(1).default(0.98),
+  /** neighbours used by the kNN forward model beyond the first step (successors and their links) */
   modelK: positiveInt.default(8),
+  /** action bounds, the same for every action dimension (DeepMind Control Suite: [-1, 1]) */
+  actionMin: z.number().default(-1),
+  actionMax: z.number().default(1),
+  /** action kernel width as a fraction of the action range: how alike two actions must be to share an outcome */
+  actionKernel: z.number().positive().default(0.15),
+  /** state kernel width as a multiple of the mean squared distance to the looked-up neighbours */
+  stateKernel: z.number().positive().default(1),
+  /** std-dev of the perturbations around the previous best plan, as a fraction of the action range */
+  perturbation: z.number().min(0).default(0.15),
+  /** TD backups over random stored experiences per maintain call (bounded sweeps) */
+  sweepsPerMaintain: z.number().int().min(0).default(32),
+  /** the most recent experiences of the episode backed up again on every maintain call (newest first) */
+  recentBackups: z.number().int().min(0).max(1024).default(32),
 });
 
 export const explorationConfigSchema = z.strictObject({
@@ -59,6 +80,17 @@ export const explorationConfigSchema = z.strictObject({
   noveltyWeight: z.number().min(0).default(1),
   /** std-dev of action noise at zero confidence, as a fraction of the action range */
   noise: z.number().min(0).default(0.3),
+  /** noise that remains at full confidence, as a fraction of the action range */
+  minNoise: z.number().min(0).default(0.02),
+  /** weight of the neighbours' stored prediction error in the exploration bonus */
+  errorWeight: z.number().min(0).default(0.5),
+});
+
+export const normaliserConfigSchema = z.strictObject({
+  /** observations that update the running mean/std; afterwards the statistics freeze so stored contexts stay comparable */
+  warmupSteps: z.number().int().min(0).default(2000),
+  /** floor on a dimension's std-dev (raw units), so a constant sensor does not blow up its noise */
+  minStd: z.number().positive().default(0.01),
 });
 
 export const brainConfigSchema = z.strictObject({
@@ -68,11 +100,22 @@ export const brainConfigSchema = z.strictObject({
   activation: activationConfigSchema.default(activationConfigSchema.parse({})),
   planner: plannerConfigSchema.default(plannerConfigSchema.parse({})),
   exploration: explorationConfigSchema.default(explorationConfigSchema.parse({})),
+  normaliser: normaliserConfigSchema.default(normaliserConfigSchema.parse({})),
 });
 
 export type BrainConfig = z.infer<typeof brainConfigSchema>;
 
+/** Cross-field rules zod's per-field schema cannot state; throws a RangeError naming the problem. */
+export function checkBrainConfig(config: BrainConfig): BrainConfig {
+  if (!(config.planner.actionMax > config.planner.actionMin)) {
+    throw new RangeError(
+      `planner.actionMax (${config.planner.actionMax}) must be greater than planner.actionMin (${config.planner.actionMin})`,
+    );
+  }
+  return config;
+}
+
 /** Defaults overlaid with `partial` (validated: throws a ZodError naming the bad key). */
 export function brainConfig(partial: unknown = {}): BrainConfig {
-  return brainConfigSchema.parse(partial);
+  return checkBrainConfig(brainConfigSchema.parse(partial));
 }

@@ -1,0 +1,531 @@
+/**
+ * The brain: a Controller that learns online from every sensory-motor moment.
+ *
+ * step (hot path, anytime, allocates nothing): validate -> normalise -> one context lookup ->
+ * activation -> plan (kNN forward model over candidate sequences) -> action.
+ * maintain (slack time, fixed work per call): store the previous transition as an experience
+ * (links from its own lookup, Q = r + discount * V(next) from the new lookup), link it as the
+ * successor of the one before, TD backups over the episode's recent experiences and a few random
+ * ones, evict by utility down to the effective cap, react to memory pressure.
+ *
+ * Work in maintain does not depend on how much time is left (only the index's own slack work
+ * does), so the same seed and inputs give the same actions under any clock.
+ */
+import type { Clock, Controller, Effort, EventLog, Frame, StatusCode, StepTimings } from '../runtime/contracts.js';
+import { LookupPath, type LookupPathCode, Status } from '../runtime/contracts.js';
+import { ActiveSet } from './activation.js';
+import type { BrainConfig } from './config.js';
+import { Evictor } from './memory/eviction.js';
+import { MemoryPressure } from './memory/pressure.js';
+import { type ExperienceStore, NO_SLOT } from './memory/store.js';
+import { Normaliser } from './normalise.js';
+import { Planner } from './plan.js';
+import { ForwardModel } from './predict.js';
+import { Rng } from './rng.js';
+import type { SimilarityIndex } from './similarity/backend.js';
+
+export interface BrainOptions {
+  clock: Clock;
+  log: EventLog;
+  /** free system memory in bytes, read at most once per pressure interval (default: os.freemem) */
+  freeMemoryBytes: () => number;
+  /** hard cap by count after the byte budget (<= store.capacity) */
+  hardCap: number;
+}
+
+/** Counted events; read by metrics and tests, never reset by the brain. */
+export interface BrainCounters {
+  steps: number;
+  rejectedNonFinite: number;
+  rejectedWrongLength: number;
+  deadlineHits: number;
+  stored: number;
+  /** transitions not stored because maintain did not run between two steps */
+  transitionsSkipped: number;
+  /** transitions not stored because memory was at its cap and the eviction sample found nothing */
+  storeRefused: number;
+  evictions: number;
+  backups: number;
+}
+
+export class Brain implements Controller {
+  readonly observationSize: number;
+  readonly actionSize: number;
+  readonly normaliser: Normaliser;
+  readonly active: ActiveSet;
+  readonly model: ForwardModel;
+  readonly planner: Planner;
+  readonly counters: BrainCounters = {
+    steps: 0,
+    rejectedNonFinite: 0,
+    rejectedWrongLength: 0,
+    deadlineHits: 0,
+    stored: 0,
+    transitionsSkipped: 0,
+    storeRefused: 0,
+    evictions: 0,
+    backups: 0,
+  };
+  /** the count cap in force: the hard cap, lowered under memory pressure */
+  effectiveCap: number;
+  readonly hardCap: number;
+
+  private readonly clock: Clock;
+  private readonly rng: Rng;
+  /** separate stream for slack-time choices (sweeps, eviction samples): the planner's stream stays put */
+  private readonly maintenanceRng: Rng;
+  private readonly evictor: Evictor;
+  private readonly pressure: MemoryPressure;
+  private readonly k: number;
+  private readonly discount: number;
+  private readonly stateKernel: number;
+  private exploring = true;
+  private lookupPath: LookupPathCode = LookupPath.none;
+  private maintainCalls = 0;
+
+  // Two of each per-frame buffer, swapped each valid step: "cur" is this frame, "prev" the one before.
+  private ctxCur: Float32Array;
+  private ctxPrev: Float32Array;
+  private actionCur: Float32Array;
+  private actionPrev: Float32Array;
+  private lookupSlotsCur: Int32Array;
+  private lookupSlotsPrev: Int32Array;
+  private lookupDistCur: Float32Array;
+  private lookupDistPrev: Float32Array;
+  private lookupGenCur: Uint32Array;
+  private lookupGenPrev: Uint32Array;
+  private lookupCountCur = 0;
+  private lookupCountPrev = 0;
+  private bandwidthCur = 1;
+  private bandwidthPrev = 1;
+  private rewardCur = 0;
+  /** frame ids (count of valid frames) of cur and prev; a transition is prev -> cur */
+  private frameId = 0;
+  private prevFrameId = -1;
+  /** true when prev -> cur is a real transition (same episode, nothing rejected in between) */
+  private transitionPending = false;
+  private chainBroken = true;
+  private lastStoredSlot = NO_SLOT;
+  private lastStoredGeneration = 0;
+  /** frame id that ended the last stored transition: the next one links to it if it starts there */
+  private lastStoredEndFrame = -1;
+  /** this episode's most recent experiences (ring), backed up newest first on every maintain */
+  private readonly recent: Int32Array;
+  private readonly recentGeneration: Uint32Array;
+  private recentCount = 0;
+  private recentHead = 0;
+
+  constructor(
+    readonly config: BrainConfig,
+    readonly store: ExperienceStore,
+    readonly index: SimilarityIndex,
+    options: BrainOptions,
+  ) {
+    const dim = store.contextDim;
+    const actionDim = store.actionDim;
+    if (index.dim !== dim) throw new RangeError(`similarity index dim ${index.dim} differs from the store's ${dim}`);
+    if (!(options.hardCap >= 1 && options.hardCap <= store.capacity)) {
+      throw new RangeError(`hardCap must be in [1, ${store.capacity}], got ${options.hardCap}`);
+    }
+    this.observationSize = dim;
+    this.actionSize = actionDim;
+    this.clock = options.clock;
+    this.hardCap = options.hardCap;
+    this.effectiveCap = options.hardCap;
+    this.k = config.similarity.k;
+    this.discount = config.planner.discount;
+    this.stateKernel = config.planner.stateKernel;
+    this.rng = new Rng(config.seed);
+    this.maintenanceRng = new Rng(config.seed ^ 0x5bd1e995);
+    this.normaliser = new Normaliser(dim, config.normaliser.warmupSteps, config.normaliser.minStd);
+    const { activation, planner, exploration, memory } = config;
+    this.active = new ActiveSet(store, activation.maxActive, activation.decay, activation.spread, activation.threshold);
+    const range = planner.actionMax - planner.actionMin;
+    this.model = new ForwardModel(store, Math.max(this.k, planner.modelK), range, planner.actionKernel);
+    this.planner = new Planner(store, this.model, this.active, this.rng, this.clock, {
+      candidates: planner.candidates,
+      horizon: planner.horizon,
+      discount: planner.discount,
+      modelK: planner.modelK,
+      actionMin: planner.actionMin,
+      actionMax: planner.actionMax,
+      perturbation: planner.perturbation,
+      noveltyWeight: exploration.noveltyWeight,
+      errorWeight: exploration.errorWeight,
+      noise: exploration.noise,
+      minNoise: exploration.minNoise,
+    });
+    this.evictor = new Evictor(store, index, this.active, this.maintenanceRng, memory.evictionSample);
+    this.pressure = new MemoryPressure(this.clock, options.log, {
+      minFreeBytes: memory.minFreeSystemMiB * 2 ** 20,
+      checkMs: memory.pressureCheckMs,
+      shrink: memory.pressureShrink,
+      freeBytes: options.freeMemoryBytes,
+    });
+    this.ctxCur = new Float32Array(dim);
+    this.ctxPrev = new Float32Array(dim);
+    this.actionCur = new Float32Array(actionDim);
+    this.actionPrev = new Float32Array(actionDim);
+    this.lookupSlotsCur = new Int32Array(this.k);
+    this.lookupSlotsPrev = new Int32Array(this.k);
+    this.lookupDistCur = new Float32Array(this.k);
+    this.lookupDistPrev = new Float32Array(this.k);
+    this.lookupGenCur = new Uint32Array(this.k);
+    this.lookupGenPrev = new Uint32Array(this.k);
+    this.recent = new Int32Array(Math.max(1, planner.recentBackups));
+    this.recentGeneration = new Uint32Array(this.recent.length);
+    this.refreshLookupPath();
+  }
+
+  step(frame: Frame, deadlineNs: number, actionOut: Float32Array, timings: StepTimings): StatusCode {
+    const clock = this.clock;
+    const t0 = clock.nowNs();
+    const observation = frame.observation;
+    const dim = this.observationSize;
+    if (observation.length !== dim || actionOut.length !== this.actionSize) {
+      this.counters.rejectedWrongLength++;
+      this.chainBroken = true;
+      return Status.wrongLength;
+    }
+    for (let i = 0; i < dim; i++) {
+      if (!Number.isFinite(observation[i]!)) {
+        this.counters.rejectedNonFinite++;
+        this.chainBroken = true;
+        return Status.nonFinite;
+      }
+    }
+    if (!Number.isFinite(frame.reward)) {
+      this.counters.rejectedNonFinite++;
+      this.chainBroken = true;
+      return Status.nonFinite;
+    }
+    this.index.atCycleBoundary();
+    if (this.transitionPending) this.counters.transitionsSkipped++;
+    this.swapBuffers();
+    this.normaliser.observe(observation);
+    this.normaliser.normalise(observation, this.ctxCur);
+    this.rewardCur = frame.reward;
+    this.prevFrameId = this.frameId;
+    this.frameId++;
+    this.transitionPending = !frame.episodeStart && !this.chainBroken;
+    this.chainBroken = false;
+    if (frame.episodeStart) {
+      this.planner.reset();
+      this.recentCount = 0;
+    }
+    const t1 = clock.nowNs();
+
+    const step = this.counters.steps;
+    const count =
+      this.index.size() > 0 ? this.index.search(this.ctxCur, this.k, this.lookupSlotsCur, this.lookupDistCur) : 0;
+    this.lookupCountCur = count;
+    const store = this.store;
+    for (let n = 0; n < count; n++) {
+      const slot = this.lookupSlotsCur[n]!;
+      this.lookupGenCur[n] = store.generation[slot]!;
+      store.accessCount[slot] = store.accessCount[slot]! + 1;
+      store.lastAccess[slot] = step;
+    }
+    this.model.adaptBandwidth(this.lookupDistCur, count, this.stateKernel);
+    this.bandwidthCur = this.model.stateBandwidth;
+    const t2 = clock.nowNs();
+
+    const active = this.active;
+    active.decayAll();
+    const invBandwidth = 1 / this.bandwidthCur;
+    for (let n = 0; n < count; n++) {
+      active.activate(this.lookupSlotsCur[n]!, Math.exp(-this.lookupDistCur[n]! * invBandwidth));
+    }
+    active.spreadFrom(this.lookupSlotsCur, count);
+    const t3 = clock.nowNs();
+
+    const status = this.planner.choose(
+      this.ctxCur,
+      this.lookupSlotsCur,
+      this.lookupDistCur,
+      count,
+      deadlineNs,
+      this.exploring,
+      actionOut,
+    );
+    for (let i = 0; i < this.actionSize; i++) this.actionCur[i] = actionOut[i]!;
+    if (status === Status.deadline) this.counters.deadlineHits++;
+    const t4 = clock.nowNs();
+
+    timings.encodeNs = t1 - t0;
+    timings.lookupNs = t2 - t1;
+    timings.activationNs = t3 - t2;
+    timings.planNs = t4 - t3;
+    timings.lookupPath = count > 0 ? this.lookupPath : LookupPath.none;
+    this.counters.steps++;
+    return status;
+  }
+
+  /** Deferred work: a fixed amount per call (so results do not depend on timing), then the index's slack work. */
+  maintain(untilNs: number): void {
+    if (this.transitionPending) {
+      this.transitionPending = false;
+      this.storeTransition();
+    }
+    this.effectiveCap = this.pressure.check(this.effectiveCap, this.store.size());
+    const perCycle = this.config.memory.evictionsPerCycle;
+    for (let e = 0; e < perCycle && this.store.size() > this.effectiveCap; e++) {
+      if (this.evictOne() === NO_SLOT) break;
+    }
+    this.backupRecent();
+    const sweeps = this.config.planner.sweepsPerMaintain;
+    const capacity = this.store.capacity;
+    for (let s = 0; s < sweeps && this.store.size() > 0; s++) {
+      const slot = this.maintenanceRng.below(capacity);
+      if (this.store.alive[slot] === 1) this.backup(slot);
+    }
+    this.index.maintain(untilNs);
+    // activePath() may build a string: read it in slack time, and not every cycle.
+    if ((++this.maintainCalls & 63) === 0) this.refreshLookupPath();
+  }
+
+  setEffort(effort: Effort): void {
+    this.planner.setEffort(effort.candidates, effort.horizon);
+    this.index.setEffort(effort.ef);
+  }
+
+  setExploration(enabled: boolean): void {
+    this.exploring = enabled;
+  }
+
+  /**
+   * The model's prediction for taking `action` at `observation` (raw units): writes the predicted
+   * next observation and returns the confidence in [0, 1), or -1 for bad input. For tests and
+   * tools; does one lookup, not part of the per-cycle budget.
+   */
+  predictOutcome(observation: Float32Array, action: Float32Array, outNext: Float32Array): number {
+    const dim = this.observationSize;
+    if (observation.length !== dim || action.length !== this.actionSize || outNext.length !== dim) return -1;
+    for (let i = 0; i < dim; i++) if (!Number.isFinite(observation[i]!)) return -1;
+    for (let i = 0; i < this.actionSize; i++) if (!Number.isFinite(action[i]!)) return -1;
+    const ctx = new Float32Array(dim);
+    this.normaliser.normalise(observation, ctx);
+    const slots = new Int32Array(this.k);
+    const distances = new Float32Array(this.k);
+    const count = this.index.size() > 0 ? this.index.search(ctx, this.k, slots, distances) : 0;
+    const savedBandwidth = this.model.stateBandwidth;
+    this.model.adaptBandwidth(distances, count, this.stateKernel);
+    this.model.predict(ctx, slots, count, distances, action, 0);
+    this.model.stateBandwidth = savedBandwidth;
+    this.normaliser.denormaliseDelta(this.model.delta, outNext);
+    for (let i = 0; i < dim; i++) outNext[i] = observation[i]! + outNext[i]!;
+    return this.model.confidence;
+  }
+
+  /** Live experiences in memory. */
+  size(): number {
+    return this.store.size();
+  }
+
+  /** Frees native resources of the index. */
+  dispose(): void {
+    this.index.dispose();
+  }
+
+  private swapBuffers(): void {
+    let f = this.ctxPrev;
+    this.ctxPrev = this.ctxCur;
+    this.ctxCur = f;
+    f = this.actionPrev;
+    this.actionPrev = this.actionCur;
+    this.actionCur = f;
+    const s = this.lookupSlotsPrev;
+    this.lookupSlotsPrev = this.lookupSlotsCur;
+    this.lookupSlotsCur = s;
+    f = this.lookupDistPrev;
+    this.lookupDistPrev = this.lookupDistCur;
+    this.lookupDistCur = f;
+    const g = this.lookupGenPrev;
+    this.lookupGenPrev = this.lookupGenCur;
+    this.lookupGenCur = g;
+    this.lookupCountPrev = this.lookupCountCur;
+    this.bandwidthPrev = this.bandwidthCur;
+  }
+
+  /** prev context + prev action -> outcome (cur - prev), reward of the cur frame, becomes an experience. */
+  private storeTransition(): void {
+    const store = this.store;
+    const perCycle = this.config.memory.evictionsPerCycle;
+    // Make room first: the cap is never exceeded, not even for one cycle.
+    for (let e = 0; e < perCycle && store.size() >= this.effectiveCap; e++) {
+      if (this.evictOne() === NO_SLOT) break;
+    }
+    if (store.size() >= this.effectiveCap) {
+      this.counters.storeRefused++;
+      return;
+    }
+    const step = this.counters.steps;
+    const slot = store.allocate(step);
+    if (slot === NO_SLOT) {
+      this.counters.storeRefused++;
+      return;
+    }
+    const dim = store.contextDim;
+    const actionDim = store.actionDim;
+    const ctxBase = slot * dim;
+    for (let i = 0; i < dim; i++) {
+      const from = this.ctxPrev[i]!;
+      store.context[ctxBase + i] = from;
+      store.outcome[ctxBase + i] = this.ctxCur[i]! - from;
+    }
+    const actionBase = slot * actionDim;
+    for (let i = 0; i < actionDim; i++) store.action[actionBase + i] = this.actionPrev[i]!;
+    store.reward[slot] = this.rewardCur;
+
+    // Prediction error: what the model (before learning this) expected for this (state, action).
+    const model = this.model;
+    model.stateBandwidth = this.bandwidthPrev;
+    const livePrev = this.compactLiveLookup(
+      this.lookupSlotsPrev,
+      this.lookupDistPrev,
+      this.lookupGenPrev,
+      this.lookupCountPrev,
+    );
+    this.lookupCountPrev = livePrev;
+    let error = 0;
+    if (livePrev > 0) {
+      model.predict(this.ctxPrev, this.lookupSlotsPrev, livePrev, this.lookupDistPrev, this.actionPrev, 0);
+      let sum = 0;
+      for (let i = 0; i < dim; i++) {
+        const d = model.delta[i]! - store.outcome[ctxBase + i]!;
+        sum += d * d;
+      }
+      error = Math.sqrt(sum / dim);
+    } else {
+      error = 1;
+    }
+    store.predictionError[slot] = error;
+
+    // Links: the k most similar experiences from the lookup already done for this context.
+    const links = store.linksPerExperience;
+    const linkBase = slot * links;
+    const invBandwidth = 1 / this.bandwidthPrev;
+    let made = 0;
+    for (let n = 0; n < livePrev && made < links; n++) {
+      const target = this.lookupSlotsPrev[n]!;
+      store.links[linkBase + made] = target;
+      store.linkGeneration[linkBase + made] = this.lookupGenPrev[n]!;
+      store.linkWeight[linkBase + made] = Math.exp(-this.lookupDistPrev[n]! * invBandwidth);
+      made++;
+    }
+
+    // Q = r + discount * V(next context), V from the next context's own lookup.
+    model.stateBandwidth = this.bandwidthCur;
+    const liveCur = this.compactLiveLookup(
+      this.lookupSlotsCur,
+      this.lookupDistCur,
+      this.lookupGenCur,
+      this.lookupCountCur,
+    );
+    this.lookupCountCur = liveCur;
+    const nextValue = liveCur > 0 ? model.stateValue(this.ctxCur, this.lookupSlotsCur, liveCur, this.lookupDistCur) : 0;
+    const q = this.rewardCur + this.discount * nextValue;
+    store.returnEstimate[slot] = q;
+    this.evictor.noteReturn(q);
+
+    this.index.upsert(slot, this.ctxPrev);
+    this.counters.stored++;
+
+    // Successor link and backup for the experience that ended where this one starts.
+    const previous = this.lastStoredSlot;
+    if (
+      previous !== NO_SLOT &&
+      this.lastStoredEndFrame === this.prevFrameId &&
+      store.alive[previous] === 1 &&
+      store.generation[previous] === this.lastStoredGeneration
+    ) {
+      store.successor[previous] = slot;
+      store.successorGeneration[previous] = store.generation[slot]!;
+      this.backup(previous);
+    } else {
+      this.recentCount = 0; // a new chain (episode) starts here
+    }
+    this.lastStoredSlot = slot;
+    this.lastStoredGeneration = store.generation[slot]!;
+    this.lastStoredEndFrame = this.frameId;
+    this.recent[this.recentHead] = slot;
+    this.recentGeneration[this.recentHead] = store.generation[slot]!;
+    this.recentHead = (this.recentHead + 1) % this.recent.length;
+    if (this.recentCount < this.recent.length) this.recentCount++;
+  }
+
+  /** Drops lookup results whose slot was evicted (or reused) since the lookup; returns the live count. */
+  private compactLiveLookup(
+    slots: Int32Array,
+    distances: Float32Array,
+    generations: Uint32Array,
+    count: number,
+  ): number {
+    const store = this.store;
+    let live = 0;
+    for (let n = 0; n < count; n++) {
+      const slot = slots[n]!;
+      if (store.alive[slot] !== 1 || store.generation[slot] !== generations[n]) continue;
+      slots[live] = slot;
+      distances[live] = distances[n]!;
+      generations[live] = generations[n]!;
+      live++;
+    }
+    return live;
+  }
+
+  /** TD backup: Q(slot) = r + discount * V(successor), V a smoothed max over the successor and its links. */
+  private backup(slot: number): void {
+    const store = this.store;
+    const successor = store.liveSuccessor(slot);
+    if (successor === NO_SLOT) return;
+    const links = store.linksPerExperience;
+    const base = successor * links;
+    let weightSum = 1;
+    let weighted = store.returnEstimate[successor]!;
+    for (let j = 0; j < links; j++) {
+      if (!store.linkIsLive(successor, j)) continue;
+      const w = store.linkWeight[base + j]!;
+      weightSum += w;
+      weighted += w * store.returnEstimate[store.links[base + j]!]!;
+    }
+    const mean = weighted / weightSum;
+    let value = store.returnEstimate[successor]!;
+    for (let j = 0; j < links; j++) {
+      if (!store.linkIsLive(successor, j)) continue;
+      const w = store.linkWeight[base + j]!;
+      const candidate = w * store.returnEstimate[store.links[base + j]!]! + (1 - w) * mean;
+      if (candidate > value) value = candidate;
+    }
+    const q = store.reward[slot]! + this.discount * value;
+    store.returnEstimate[slot] = q;
+    this.evictor.noteReturn(q);
+    this.counters.backups++;
+  }
+
+  /** Backs up the episode's recent experiences newest first, so a reward travels back quickly. */
+  private backupRecent(): void {
+    const length = this.recent.length;
+    const store = this.store;
+    for (let r = 1; r <= this.recentCount; r++) {
+      const position = (this.recentHead - r + length) % length;
+      const slot = this.recent[position]!;
+      if (store.alive[slot] === 1 && store.generation[slot] === this.recentGeneration[position]) this.backup(slot);
+    }
+  }
+
+  private evictOne(): number {
+    const victim = this.evictor.evictOne(this.counters.steps, this.effectiveCap, this.lastStoredSlot);
+    if (victim !== NO_SLOT) this.counters.evictions++;
+    return victim;
+  }
+
+  private refreshLookupPath(): void {
+    const path = this.index.activePath();
+    this.lookupPath = path.startsWith('hnsw')
+      ? LookupPath.hnsw
+      : path.startsWith('tensor')
+        ? LookupPath.tensor
+        : LookupPath.linear;
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Reaction to the machine running low on free memory: read free system memory at most once per
+ * `checkMs` (in slack time, never per cycle), and when it is below the configured floor shrink the
+ * effective cap to a fraction of the live count, so eviction frees room. Said once in the log per
+ * episode of pressure, not once per check.
+ */
+import type { Clock, EventLog } from '../../runtime/contracts.js';
+
+export interface PressureOptions {
+  minFreeBytes: number;
+  checkMs: number;
+  /** new cap = floor(live count * shrink) while under pressure */
+  shrink: number;
+  /** free system memory in bytes (os.freemem in production; injected so tests can simulate pressure) */
+  freeBytes: () => number;
+}
+
+export class MemoryPressure {
+  /** times the cap was shrunk */
+  shrinks = 0;
+  underPressure = false;
+  private nextCheckNs = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly log: EventLog,
+    private readonly options: PressureOptions,
+  ) {}
+
+  /**
+   * Returns the effective cap to use from now on: `cap` unchanged, or smaller when free memory is
+   * below the floor. Cheap when called often: it reads the clock and returns until the next check.
+   */
+  check(cap: number, liveCount: number): number {
+    const now = this.clock.nowNs();
+    if (now < this.nextCheckNs) return cap;
+    this.nextCheckNs = now + this.options.checkMs * 1e6;
+    const free = this.options.freeBytes();
+    if (!(free < this.options.minFreeBytes)) {
+      if (this.underPressure) {
+        this.underPressure = false;
+        this.log.info(
+          { freeMiB: Math.round(free / 2 ** 20), cap },
+          'free memory recovered; memory cap stays where it is',
+        );
+      }
+      return cap;
+    }
+    const shrunk = Math.max(1, Math.floor(Math.min(cap, liveCount) * this.options.shrink));
+    if (shrunk >= cap) return cap;
+    this.shrinks++;
+    if (!this.underPressure) {
+      this.underPressure = true;
+      this.log.warn(
+        {
+          freeMiB: Math.round(free / 2 ** 20),
+          minFreeMiB: Math.round(this.options.minFreeBytes / 2 ** 20),
+          from: cap,
+          to: shrunk,
+        },
+        'low free system memory: shrinking the experience cap',
+      );
+    }
+    return shrunk;
+  }
+}

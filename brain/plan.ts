@@ -1,0 +1,310 @@
+/**
+ * The sampling planner (MPC style, anytime). Each step it scores candidate action sequences of
+ * `horizon` steps and keeps the best; it reads the injected clock between candidates and returns
+ * the best so far when the deadline comes (Status.deadline).
+ *
+ * Candidates, in order (the most promising first, so a cut-short step still has a good answer):
+ *  1. the previous best plan shifted by one step (warm start);
+ *  2. what was done before here: the recorded action chains (successor links) of the looked-up
+ *     neighbours, then of random active-set experiences;
+ *  3. gaussian perturbations of the previous plan;
+ *  4. random sequences: half hold one uniform action, half draw each step uniformly.
+ *
+ * A sequence is rolled out through the kNN forward model without further index lookups: step 0
+ * uses the lookup's neighbours; step h+1 uses the successors of step h's strongest neighbours plus
+ * the links of the strongest successor (experiences similar to where the model predicts we land).
+ * Score = sum of discounted predicted rewards + discounted Q at the last step (stored TD returns as
+ * the terminal value), plus, while exploring, a bonus for novelty (low confidence) and surprise.
+ */
+import type { Clock, StatusCode } from '../runtime/contracts.js';
+import { Status } from '../runtime/contracts.js';
+import type { ActiveSet } from './activation.js';
+import { type ExperienceStore, NO_SLOT } from './memory/store.js';
+import type { ForwardModel } from './predict.js';
+import type { Rng } from './rng.js';
+
+export interface PlannerSettings {
+  candidates: number;
+  horizon: number;
+  discount: number;
+  modelK: number;
+  actionMin: number;
+  actionMax: number;
+  /** perturbation std-dev as a fraction of the action range */
+  perturbation: number;
+  noveltyWeight: number;
+  errorWeight: number;
+  /** executed-action noise std-dev at zero / full confidence, fractions of the action range */
+  noise: number;
+  minNoise: number;
+}
+
+/** A neighbour counts as "strong" (its successor joins the next step's set) above this share of the strongest. */
+const STRONG_SHARE = 0.25;
+
+export class Planner {
+  /** the best plan of the last step (warm start for the next), horizonMax * actionDim */
+  readonly plan: Float32Array;
+  hasPlan = false;
+  /** candidates scored in the last step */
+  scored = 0;
+  bestScore = 0;
+  /** forward-model confidence of the chosen first action */
+  bestConfidence = 0;
+
+  private candidates: number;
+  private horizon: number;
+  private readonly actionDim: number;
+  private readonly dim: number;
+  private readonly range: number;
+  private readonly sequence: Float32Array;
+  private readonly bestSequence: Float32Array;
+  private readonly x: Float32Array;
+  private readonly setA: Int32Array;
+  private readonly setB: Int32Array;
+  /** epoch stamps per slot: dedupes a rollout step's neighbour set without clearing anything */
+  private readonly visited: Uint32Array;
+  private epoch = 0;
+  /** confidence and surprise at step 0 of the last rollout */
+  private firstConfidence = 0;
+  private firstSurprise = 0;
+
+  constructor(
+    private readonly store: ExperienceStore,
+    private readonly model: ForwardModel,
+    private readonly active: ActiveSet,
+    private readonly rng: Rng,
+    private readonly clock: Clock,
+    private readonly settings: PlannerSettings,
+  ) {
+    this.actionDim = store.actionDim;
+    this.dim = store.contextDim;
+    this.range = settings.actionMax - settings.actionMin;
+    this.candidates = settings.candidates;
+    this.horizon = settings.horizon;
+    this.plan = new Float32Array(settings.horizon * this.actionDim);
+    this.sequence = new Float32Array(settings.horizon * this.actionDim);
+    this.bestSequence = new Float32Array(settings.horizon * this.actionDim);
+    this.x = new Float32Array(this.dim);
+    this.setA = new Int32Array(settings.modelK);
+    this.setB = new Int32Array(settings.modelK);
+    this.visited = new Uint32Array(store.capacity);
+  }
+
+  /** Effort from the loop's ladder, clamped to the preallocated maxima. */
+  setEffort(candidates: number, horizon: number): void {
+    this.candidates = Math.max(1, Math.min(this.settings.candidates, Math.floor(candidates)));
+    this.horizon = Math.max(1, Math.min(this.settings.horizon, Math.floor(horizon)));
+  }
+
+  /** Forget the warm start (new episode). */
+  reset(): void {
+    this.hasPlan = false;
+  }
+
+  /**
+   * Chooses the action for context `ctx`, whose lookup found `lookupCount` neighbours. Writes it to
+   * `actionOut`. Returns Status.ok, or Status.deadline when the clock passed `deadlineNs` before
+   * every candidate was scored (the best so far is written).
+   */
+  choose(
+    ctx: Float32Array,
+    lookupSlots: Int32Array,
+    lookupDistances: Float32Array,
+    lookupCount: number,
+    deadlineNs: number,
+    exploring: boolean,
+    actionOut: Float32Array,
+  ): StatusCode {
+    const candidates = this.candidates;
+    const neighbourChains = 1 + (candidates >> 2);
+    const activeChains = neighbourChains + (candidates >> 3);
+    const perturbed = activeChains + (candidates >> 2);
+    let status: StatusCode = Status.ok;
+    let bestScore = Number.NEGATIVE_INFINITY;
+    let bestConfidence = 0;
+    let scored = 0;
+    for (let c = 0; c < candidates; c++) {
+      // Anytime: never start another candidate after the deadline; candidate 0 always runs.
+      if (c > 0 && this.clock.nowNs() >= deadlineNs) {
+        status = Status.deadline;
+        break;
+      }
+      if (c === 0) {
+        if (this.hasPlan) this.fillShifted(0);
+        else this.fillRandom(false);
+      } else if (c < neighbourChains) {
+        if (c - 1 < lookupCount) this.fillChain(lookupSlots[c - 1]!);
+        else this.fillFromActiveSet();
+      } else if (c < activeChains) {
+        this.fillFromActiveSet();
+      } else if (c < perturbed) {
+        if (this.hasPlan) this.fillShifted(this.settings.perturbation * this.range);
+        else this.fillRandom((c & 1) === 0);
+      } else {
+        this.fillRandom((c & 1) === 0);
+      }
+      let score = this.rollout(ctx, lookupSlots, lookupDistances, lookupCount);
+      if (exploring) {
+        const surprise = this.firstSurprise < 1 ? this.firstSurprise : 1;
+        score += this.settings.noveltyWeight * (1 - this.firstConfidence) + this.settings.errorWeight * surprise;
+      }
+      scored++;
+      if (score > bestScore) {
+        bestScore = score;
+        bestConfidence = this.firstConfidence;
+        this.bestSequence.set(this.sequence);
+      }
+    }
+    this.scored = scored;
+    this.bestScore = bestScore;
+    this.bestConfidence = bestConfidence;
+    this.plan.set(this.bestSequence);
+    this.hasPlan = true;
+    const actionDim = this.actionDim;
+    const noise = exploring ? (this.settings.noise * (1 - bestConfidence) + this.settings.minNoise) * this.range : 0;
+    for (let i = 0; i < actionDim; i++) {
+      let a = this.bestSequence[i]!;
+      if (noise > 0) a += noise * this.rng.normal();
+      actionOut[i] = this.clamp(a);
+    }
+    return status;
+  }
+
+  /**
+   * Rolls `this.sequence` out from `ctx` for the current horizon and returns its score.
+   * Sets firstConfidence / firstSurprise from step 0.
+   */
+  private rollout(
+    ctx: Float32Array,
+    lookupSlots: Int32Array,
+    lookupDistances: Float32Array,
+    lookupCount: number,
+  ): number {
+    const model = this.model;
+    const dim = this.dim;
+    const x = this.x;
+    const horizon = this.horizon;
+    const discount = this.settings.discount;
+    for (let i = 0; i < dim; i++) x[i] = ctx[i]!;
+    let set = lookupSlots;
+    let count = lookupCount;
+    let score = 0;
+    let weight = 1;
+    this.firstConfidence = 0;
+    this.firstSurprise = 0;
+    for (let h = 0; h < horizon; h++) {
+      model.predict(x, set, count, h === 0 ? lookupDistances : null, this.sequence, h * this.actionDim);
+      if (h === 0) {
+        this.firstConfidence = model.confidence;
+        this.firstSurprise = model.surprise;
+      }
+      if (count === 0) break;
+      const next = set === this.setA ? this.setB : this.setA;
+      const nextCount = h + 1 < horizon ? this.nextSet(set, count, next) : 0;
+      if (nextCount === 0) {
+        // Last step, or the model has nowhere to go: Q (= r + discounted value) closes the sum.
+        score += weight * model.value;
+        break;
+      }
+      score += weight * model.reward;
+      weight *= discount;
+      const delta = model.delta;
+      for (let i = 0; i < dim; i++) x[i] = x[i]! + delta[i]!;
+      set = next;
+      count = nextCount;
+    }
+    return score;
+  }
+
+  /** Successors of the strong neighbours, then links of the strongest one's successor (deduped). */
+  private nextSet(set: Int32Array, count: number, into: Int32Array): number {
+    const store = this.store;
+    const model = this.model;
+    const capacity = into.length;
+    const epoch = ++this.epoch;
+    const visited = this.visited;
+    const threshold = model.strongestWeight * STRONG_SHARE;
+    let n = 0;
+    const successorsMax = capacity > 1 ? capacity >> 1 : 1;
+    for (let m = 0; m < count && n < successorsMax; m++) {
+      if (model.weights[m]! < threshold) continue;
+      const successor = store.liveSuccessor(set[m]!);
+      if (successor === NO_SLOT || visited[successor] === epoch) continue;
+      visited[successor] = epoch;
+      into[n++] = successor;
+    }
+    if (model.strongest < 0) return n;
+    const anchor = store.liveSuccessor(set[model.strongest]!);
+    if (anchor === NO_SLOT) return n;
+    const links = store.linksPerExperience;
+    const base = anchor * links;
+    for (let j = 0; j < links && n < capacity; j++) {
+      if (!store.linkIsLive(anchor, j)) continue;
+      const target = store.links[base + j]!;
+      if (visited[target] === epoch) continue;
+      visited[target] = epoch;
+      into[n++] = target;
+    }
+    return n;
+  }
+
+  /** Previous plan shifted one step (last action held), plus gaussian noise of std-dev `sigma`. */
+  private fillShifted(sigma: number): void {
+    const actionDim = this.actionDim;
+    const horizon = this.horizon;
+    const planSteps = this.settings.horizon;
+    for (let h = 0; h < horizon; h++) {
+      const from = (h + 1 < planSteps ? h + 1 : planSteps - 1) * actionDim;
+      for (let i = 0; i < actionDim; i++) {
+        let a = this.plan[from + i]!;
+        if (sigma > 0) a += sigma * this.rng.normal();
+        this.sequence[h * actionDim + i] = this.clamp(a);
+      }
+    }
+  }
+
+  /** The actions recorded from `slot` onwards along its successor chain (last one held). */
+  private fillChain(slot: number): void {
+    const store = this.store;
+    const actionDim = this.actionDim;
+    let current = slot;
+    for (let h = 0; h < this.horizon; h++) {
+      const base = current * actionDim;
+      for (let i = 0; i < actionDim; i++) this.sequence[h * actionDim + i] = store.action[base + i]!;
+      const next = store.liveSuccessor(current);
+      if (next !== NO_SLOT) current = next;
+    }
+  }
+
+  private fillFromActiveSet(): void {
+    const active = this.active;
+    if (active.count === 0) {
+      this.fillRandom(true);
+      return;
+    }
+    const position = this.rng.below(active.count);
+    const slot = active.slots[position]!;
+    if (this.store.alive[slot] !== 1 || this.store.generation[slot] !== active.generations[position]) {
+      this.fillRandom(true);
+      return;
+    }
+    this.fillChain(slot);
+  }
+
+  /** Uniform random actions: one held for the whole horizon (`constant`) or a new one per step. */
+  private fillRandom(constant: boolean): void {
+    const actionDim = this.actionDim;
+    const { actionMin, actionMax } = this.settings;
+    for (let h = 0; h < this.horizon; h++) {
+      for (let i = 0; i < actionDim; i++) {
+        this.sequence[h * actionDim + i] = constant && h > 0 ? this.sequence[i]! : this.rng.range(actionMin, actionMax);
+      }
+    }
+  }
+
+  private clamp(a: number): number {
+    const { actionMin, actionMax } = this.settings;
+    return a < actionMin ? actionMin : a > actionMax ? actionMax : a;
+  }
+}
