@@ -1,0 +1,237 @@
+/**
+ * Helpers every driver shares: assembling a multi-channel frame from messages that each carry
+ * some channels (latest value per channel wins, per-channel staleness), rejection counting by
+ * reason with a rate-limited log line, and the optional "wake me on input" hook.
+ *
+ * Imports only the contracts (test/architecture.test.ts).
+ */
+import {
+  type ChannelSpec,
+  type Clock,
+  type DriverCounters,
+  type EventLog,
+  type Frame,
+  Status,
+} from '../runtime/contracts.js';
+
+/** Where each channel lives in the observation vector. Computed once at start. */
+export interface ChannelLayout {
+  readonly channels: readonly ChannelSpec[];
+  readonly offsets: Int32Array;
+  readonly observationSize: number;
+  /** channel index by name (-1 when unknown); a Map built once, read per message */
+  indexOf(name: string): number;
+}
+
+export function channelLayout(channels: readonly ChannelSpec[]): ChannelLayout {
+  if (channels.length === 0) throw new Error('at least one channel is required');
+  const offsets = new Int32Array(channels.length);
+  const byName = new Map<string, number>();
+  let size = 0;
+  for (let i = 0; i < channels.length; i++) {
+    const channel = channels[i]!;
+    if (!Number.isInteger(channel.size) || channel.size <= 0) {
+      throw new Error(`channel '${channel.name}' has size ${channel.size}; sizes must be positive integers`);
+    }
+    if (byName.has(channel.name)) throw new Error(`channel '${channel.name}' is listed twice`);
+    byName.set(channel.name, i);
+    offsets[i] = size;
+    size += channel.size;
+  }
+  return {
+    channels,
+    offsets,
+    observationSize: size,
+    indexOf: (name) => byName.get(name) ?? -1,
+  };
+}
+
+/**
+ * Latest-frame-wins assembly. A decoder writes one message's channels into `staging` (marking
+ * them in `stagedChannels`), and calls `commit` only after the whole message validated, so a bad
+ * message is never half-applied: `discard` (or simply not committing) drops the staged values.
+ *
+ * Between two polls, several messages may be committed; the slot keeps the newest value of each
+ * channel, sums the rewards (the reward for the whole transition since the last frame the loop
+ * saw), and keeps `episodeStart` and `estop` set if any message set them (a pulse is never lost).
+ */
+export class FrameAssembler {
+  readonly layout: ChannelLayout;
+  /** one message's channel values, written by the decoder before commit */
+  readonly staging: Float32Array;
+  /** 1 where the message being decoded carried the channel */
+  readonly stagedChannels: Uint8Array;
+  private readonly latest: Float32Array;
+  /** receive time of each channel's latest value, ns on the runtime clock; -1 = never */
+  private readonly channelReceivedNs: Float64Array;
+  private readonly maxAgeNs: Float64Array;
+  private pendingNew = false;
+  private pendingSeq = -1;
+  private pendingStampNs = 0;
+  private pendingReceivedNs = 0;
+  private pendingReward = 0;
+  private pendingEpisodeStart = false;
+  private pendingEstop = false;
+  /** polls that returned Status.stale (some channel past its age limit or never received) */
+  staleFrames = 0;
+
+  constructor(
+    channels: readonly ChannelSpec[],
+    private readonly clock: Clock,
+  ) {
+    this.layout = channelLayout(channels);
+    this.staging = new Float32Array(this.layout.observationSize);
+    this.latest = new Float32Array(this.layout.observationSize);
+    this.stagedChannels = new Uint8Array(channels.length);
+    this.channelReceivedNs = new Float64Array(channels.length).fill(-1);
+    this.maxAgeNs = new Float64Array(channels.length);
+    for (let i = 0; i < channels.length; i++) this.maxAgeNs[i] = channels[i]!.maxAgeMs * 1e6;
+  }
+
+  /** Forget the staged message (call before decoding the next one). */
+  discard(): void {
+    this.stagedChannels.fill(0);
+  }
+
+  /** Apply the staged, fully validated message to the latest slot. */
+  commit(seq: number, sourceStampNs: number, reward: number, episodeStart: boolean, estop: boolean): void {
+    const now = this.clock.nowNs();
+    const { offsets, channels } = this.layout;
+    for (let c = 0; c < channels.length; c++) {
+      if (this.stagedChannels[c] === 0) continue;
+      const from = offsets[c]!;
+      const to = from + channels[c]!.size;
+      for (let i = from; i < to; i++) this.latest[i] = this.staging[i]!;
+      this.channelReceivedNs[c] = now;
+      this.stagedChannels[c] = 0;
+    }
+    this.pendingSeq = seq;
+    this.pendingStampNs = sourceStampNs;
+    this.pendingReceivedNs = now;
+    this.pendingReward += reward;
+    this.pendingEpisodeStart ||= episodeStart;
+    this.pendingEstop ||= estop;
+    this.pendingNew = true;
+  }
+
+  /** True when a committed message has not been polled yet. */
+  hasNew(): boolean {
+    return this.pendingNew;
+  }
+
+  /**
+   * Copy the latest slot into `into`. Status.ok: new and every channel fresh; Status.stale: new,
+   * but some channel is older than its maxAgeMs or never arrived (the frame is still copied, so the
+   * loop can see what it has; it should act as on stale input); Status.noInput: nothing new.
+   */
+  poll(into: Frame): typeof Status.ok | typeof Status.stale | typeof Status.noInput {
+    if (!this.pendingNew) return Status.noInput;
+    const observation = into.observation;
+    for (let i = 0; i < observation.length; i++) observation[i] = this.latest[i]!;
+    into.seq = this.pendingSeq;
+    into.sourceStampNs = this.pendingStampNs;
+    into.receivedNs = this.pendingReceivedNs;
+    into.reward = this.pendingReward;
+    into.episodeStart = this.pendingEpisodeStart;
+    into.estop = this.pendingEstop;
+    this.pendingNew = false;
+    this.pendingReward = 0;
+    this.pendingEpisodeStart = false;
+    this.pendingEstop = false;
+    const now = this.clock.nowNs();
+    for (let c = 0; c < this.channelReceivedNs.length; c++) {
+      const received = this.channelReceivedNs[c]!;
+      const maxAge = this.maxAgeNs[c]!;
+      if (received < 0 || (maxAge > 0 && now - received > maxAge)) {
+        this.staleFrames++;
+        return Status.stale;
+      }
+    }
+    return Status.ok;
+  }
+
+  /** Forget everything received (a new peer session starts from nothing). */
+  reset(): void {
+    this.channelReceivedNs.fill(-1);
+    this.stagedChannels.fill(0);
+    this.pendingNew = false;
+    this.pendingReward = 0;
+    this.pendingEpisodeStart = false;
+    this.pendingEstop = false;
+    this.pendingSeq = -1;
+  }
+}
+
+/**
+ * Counts rejected inputs by reason and logs at most one summary line per interval. `reject` is
+ * cheap and allocation-free; the log line (which allocates) is written at most once per interval.
+ */
+export class RejectionCounter<Reason extends string> {
+  private readonly counts: Float64Array;
+  private readonly pendingSinceLog: Float64Array;
+  private lastLogNs = Number.NEGATIVE_INFINITY;
+  total = 0;
+
+  constructor(
+    private readonly reasons: readonly Reason[],
+    private readonly log: EventLog,
+    private readonly message: string,
+    private readonly clock: Clock,
+    private readonly intervalNs = 5e9,
+  ) {
+    this.counts = new Float64Array(reasons.length);
+    this.pendingSinceLog = new Float64Array(reasons.length);
+  }
+
+  /** `reasonIndex` indexes the `reasons` list given to the constructor. */
+  reject(reasonIndex: number): void {
+    this.counts[reasonIndex]!++;
+    this.pendingSinceLog[reasonIndex]!++;
+    this.total++;
+    const now = this.clock.nowNs();
+    if (now - this.lastLogNs >= this.intervalNs) this.flush(now);
+  }
+
+  private flush(now: number): void {
+    const summary: Record<string, number> = {};
+    for (let i = 0; i < this.reasons.length; i++) {
+      if (this.pendingSinceLog[i]! > 0) summary[this.reasons[i]!] = this.pendingSinceLog[i]!;
+    }
+    this.pendingSinceLog.fill(0);
+    this.lastLogNs = now;
+    this.log.warn({ rejected: summary, totalRejected: this.total }, this.message);
+  }
+
+  byReason(): Record<Reason, number> {
+    const out = {} as Record<Reason, number>;
+    for (let i = 0; i < this.reasons.length; i++) out[this.reasons[i]!] = this.counts[i]!;
+    return out;
+  }
+}
+
+/**
+ * Drivers that can wake an event-driven loop when input arrives (lock-step simulation and the
+ * transport benchmark answer each frame as soon as it lands instead of waiting for the next tick).
+ * The listener runs outside the cycle, after the frame was committed to the latest slot.
+ */
+export interface InputSignal {
+  setInputListener(listener: (() => void) | undefined): void;
+}
+
+export function hasInputSignal(driver: object): driver is InputSignal {
+  return typeof (driver as Partial<InputSignal>).setInputListener === 'function';
+}
+
+/** Counters every driver reports, with rejections broken down by reason. */
+export interface DetailedDriverCounters extends DriverCounters {
+  rejectedByReason: Record<string, number>;
+  /** polls that found new input but some channel past its staleness limit */
+  staleFrames: number;
+}
+
+/** An EventLog that drops everything (tests, benchmarks). */
+export const silentEventLog: EventLog = {
+  info() {},
+  warn() {},
+  error() {},
+};
