@@ -15,6 +15,7 @@ import type { Clock, Controller, Effort, EventLog, Frame, StatusCode, StepTiming
 import { LookupPath, type LookupPathCode, Status } from '../runtime/contracts.js';
 import { ActiveSet } from './activation.js';
 import type { BrainConfig } from './config.js';
+import { LocalLinearModel } from './local-model.js';
 import { Evictor } from './memory/eviction.js';
 import { MemoryPressure } from './memory/pressure.js';
 import { type ExperienceStore, NO_SLOT } from './memory/store.js';
@@ -54,6 +55,7 @@ export class Brain implements Controller {
   readonly normaliser: Normaliser;
   readonly active: ActiveSet;
   readonly model: ForwardModel;
+  readonly local: LocalLinearModel;
   readonly planner: Planner;
   readonly counters: BrainCounters = {
     steps: 0,
@@ -79,6 +81,7 @@ export class Brain implements Controller {
   private readonly k: number;
   private readonly discount: number;
   private readonly stateKernel: number;
+  private readonly optimism: number;
   private exploring = true;
   private lookupPath: LookupPathCode = LookupPath.none;
   private maintainCalls = 0;
@@ -135,6 +138,7 @@ export class Brain implements Controller {
     this.k = config.similarity.k;
     this.discount = config.planner.discount;
     this.stateKernel = config.planner.stateKernel;
+    this.optimism = config.planner.optimism;
     this.rng = new Rng(config.seed);
     this.maintenanceRng = new Rng(config.seed ^ 0x5bd1e995);
     this.normaliser = new Normaliser(dim, config.normaliser.warmupSteps, config.normaliser.minStd);
@@ -142,7 +146,15 @@ export class Brain implements Controller {
     this.active = new ActiveSet(store, activation.maxActive, activation.decay, activation.spread, activation.threshold);
     const range = planner.actionMax - planner.actionMin;
     this.model = new ForwardModel(store, Math.max(this.k, planner.modelK), range, planner.actionKernel);
-    this.planner = new Planner(store, this.model, this.active, this.rng, this.clock, {
+    this.local = new LocalLinearModel(
+      store,
+      this.k,
+      planner.actionMin,
+      planner.actionMax,
+      planner.ridge,
+      planner.discount,
+    );
+    this.planner = new Planner(store, this.model, this.local, this.active, this.rng, this.clock, {
       candidates: planner.candidates,
       horizon: planner.horizon,
       discount: planner.discount,
@@ -154,6 +166,7 @@ export class Brain implements Controller {
       errorWeight: exploration.errorWeight,
       noise: exploration.noise,
       minNoise: exploration.minNoise,
+      model: planner.model,
     });
     this.evictor = new Evictor(store, index, this.active, this.maintenanceRng, memory.evictionSample);
     this.pressure = new MemoryPressure(this.clock, options.log, {
@@ -423,7 +436,8 @@ export class Brain implements Controller {
       this.lookupCountCur,
     );
     this.lookupCountCur = liveCur;
-    const nextValue = liveCur > 0 ? model.stateValue(this.ctxCur, this.lookupSlotsCur, liveCur, this.lookupDistCur) : 0;
+    const nextValue =
+      liveCur > 0 ? model.stateValue(this.ctxCur, this.lookupSlotsCur, liveCur, this.lookupDistCur, this.optimism) : 0;
     const q = this.rewardCur + this.discount * nextValue;
     store.returnEstimate[slot] = q;
     this.evictor.noteReturn(q);
@@ -490,12 +504,16 @@ export class Brain implements Controller {
       weighted += w * store.returnEstimate[store.links[base + j]!]!;
     }
     const mean = weighted / weightSum;
-    let value = store.returnEstimate[successor]!;
-    for (let j = 0; j < links; j++) {
-      if (!store.linkIsLive(successor, j)) continue;
-      const w = store.linkWeight[base + j]!;
-      const candidate = w * store.returnEstimate[store.links[base + j]!]! + (1 - w) * mean;
-      if (candidate > value) value = candidate;
+    let value = mean;
+    if (this.optimism > 0) {
+      let best = store.returnEstimate[successor]!;
+      for (let j = 0; j < links; j++) {
+        if (!store.linkIsLive(successor, j)) continue;
+        const w = store.linkWeight[base + j]!;
+        const candidate = w * store.returnEstimate[store.links[base + j]!]! + (1 - w) * mean;
+        if (candidate > best) best = candidate;
+      }
+      value = mean + this.optimism * (best - mean);
     }
     const q = store.reward[slot]! + this.discount * value;
     store.returnEstimate[slot] = q;

@@ -69,6 +69,12 @@ export const plannerConfigSchema = z.strictObject({
   stateKernel: z.number().positive().default(1),
   /** std-dev of the perturbations around the previous best plan, as a fraction of the action range */
   perturbation: z.number().min(0).default(0.15),
+  /** planning model: a linear fit to the neighbours around the current context, or kernel averages along successor links */
+  model: z.enum(['local-linear', 'kernel']).default('local-linear'),
+  /** ridge strength of the local linear fit (divided by each neighbour's kernel weight) */
+  ridge: z.number().positive().default(0.1),
+  /** value backups: 0 = kernel mean of the neighbours' returns (the behaviour's value), 1 = smoothed max (greedy, optimistic) */
+  optimism: z.number().min(0).max(1).default(0),
   /** TD backups over random stored experiences per maintain call (bounded sweeps) */
   sweepsPerMaintain: z.number().int().min(0).default(32),
   /** the most recent experiences of the episode backed up again on every maintain call (newest first) */

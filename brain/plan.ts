@@ -19,6 +19,7 @@
 import type { Clock, StatusCode } from '../runtime/contracts.js';
 import { Status } from '../runtime/contracts.js';
 import type { ActiveSet } from './activation.js';
+import type { LocalLinearModel } from './local-model.js';
 import { type ExperienceStore, NO_SLOT } from './memory/store.js';
 import type { ForwardModel } from './predict.js';
 import type { Rng } from './rng.js';
@@ -37,6 +38,8 @@ export interface PlannerSettings {
   /** executed-action noise std-dev at zero / full confidence, fractions of the action range */
   noise: number;
   minNoise: number;
+  /** 'local-linear': rollouts through a linear fit around the current context (default); 'kernel': kernel averages along successor links */
+  model: 'local-linear' | 'kernel';
 }
 
 /** A neighbour counts as "strong" (its successor joins the next step's set) above this share of the strongest. */
@@ -72,6 +75,7 @@ export class Planner {
   constructor(
     private readonly store: ExperienceStore,
     private readonly model: ForwardModel,
+    private readonly local: LocalLinearModel,
     private readonly active: ActiveSet,
     private readonly rng: Rng,
     private readonly clock: Clock,
@@ -124,6 +128,8 @@ export class Planner {
     let bestScore = Number.NEGATIVE_INFINITY;
     let bestConfidence = 0;
     let scored = 0;
+    const linear = this.settings.model === 'local-linear';
+    if (linear) this.local.fit(ctx, lookupSlots, lookupDistances, lookupCount, this.model.stateBandwidth);
     for (let c = 0; c < candidates; c++) {
       // Anytime: never start another candidate after the deadline; candidate 0 always runs.
       if (c > 0 && this.clock.nowNs() >= deadlineNs) {
@@ -144,7 +150,13 @@ export class Planner {
       } else {
         this.fillRandom((c & 1) === 0);
       }
-      let score = this.rollout(ctx, lookupSlots, lookupDistances, lookupCount);
+      let score: number;
+      if (linear) {
+        score = this.rolloutLinear(ctx);
+        if (exploring) this.firstEvidence(ctx, lookupSlots, lookupDistances, lookupCount);
+      } else {
+        score = this.rollout(ctx, lookupSlots, lookupDistances, lookupCount);
+      }
       if (exploring) {
         const surprise = this.firstSurprise < 1 ? this.firstSurprise : 1;
         score += this.settings.noveltyWeight * (1 - this.firstConfidence) + this.settings.errorWeight * surprise;
@@ -169,6 +181,32 @@ export class Planner {
       actionOut[i] = this.clamp(a);
     }
     return status;
+  }
+
+  /** Rollout through the local linear fit: discounted predicted rewards + discounted value at the end. */
+  private rolloutLinear(ctx: Float32Array): number {
+    const local = this.local;
+    const dim = this.dim;
+    const x = this.x;
+    const discount = this.settings.discount;
+    for (let i = 0; i < dim; i++) x[i] = ctx[i]!;
+    let score = 0;
+    let weight = 1;
+    for (let h = 0; h < this.horizon; h++) {
+      local.predict(x, this.sequence, h * this.actionDim);
+      score += weight * local.reward;
+      weight *= discount;
+      const delta = local.delta;
+      for (let i = 0; i < dim; i++) x[i] = x[i]! + delta[i]!;
+    }
+    return score + weight * local.value(x);
+  }
+
+  /** Kernel confidence and surprise of the sequence's first action (the exploration bonus). */
+  private firstEvidence(ctx: Float32Array, slots: Int32Array, distances: Float32Array, count: number): void {
+    this.model.predict(ctx, slots, count, distances, this.sequence, 0);
+    this.firstConfidence = this.model.confidence;
+    this.firstSurprise = this.model.surprise;
   }
 
   /**

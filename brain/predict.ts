@@ -143,11 +143,17 @@ export class ForwardModel {
   }
 
   /**
-   * State value V(x) = max over actions of Q, estimated from neighbours whatever action they took:
-   * a smoothed max, where each neighbour's return counts in proportion to how close it is
-   * (max_j [w_j Q_j + (1 - w_j) Qmean], w relative to the closest). Returns 0 for an empty set.
+   * State value V(x) from neighbours whatever action they took: the kernel-weighted mean of their
+   * returns, moved towards a smoothed max (max_j [w_j Q_j + (1 - w_j) Qmean], w relative to the
+   * closest) by `optimism` in [0, 1] (0: the behaviour's value, 1: greedy). Returns 0 for an empty set.
    */
-  stateValue(x: Float32Array, set: Int32Array, count: number, knownDistances: Float32Array | null): number {
+  stateValue(
+    x: Float32Array,
+    set: Int32Array,
+    count: number,
+    knownDistances: Float32Array | null,
+    optimism: number,
+  ): number {
     const store = this.store;
     const dim = this.dim;
     const invStateBandwidth = 1 / this.stateBandwidth;
@@ -168,12 +174,13 @@ export class ForwardModel {
       weighted += w * store.returnEstimate[set[n]!]!;
     }
     const mean = weighted / weightSum;
+    if (optimism === 0) return mean;
     let best = mean;
     for (let n = 0; n < count; n++) {
       const w = this.weights[n]!;
       const candidate = w * store.returnEstimate[set[n]!]! + (1 - w) * mean;
       if (candidate > best) best = candidate;
     }
-    return best;
+    return mean + optimism * (best - mean);
   }
 }

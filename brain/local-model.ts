@@ -1,0 +1,230 @@
+/**
+ * A local linear model fitted once per step to the lookup's neighbours: outcome (next-context
+ * delta) and reward as linear functions of (state, action), and the state value as a linear
+ * function of the state, around the current context. Kernel averages (predict.ts) answer "what
+ * happened near here"; a local linear fit also answers "what changes if I push harder", which is
+ * what a planner needs when one control step moves the state only a little (10-20 ms dynamics).
+ *
+ * Weighted ridge regression in its dual form: with k neighbours the system is k x k whatever the
+ * dimension (k = 16: a 16 x 16 Cholesky per fit), and a prediction is k dot products. The ridge
+ * term is divided by each neighbour's kernel weight, so far neighbours count less. Everything is
+ * preallocated; fit and predict allocate nothing.
+ *
+ * Value samples: an experience's stored Q = r + discount * V(its next state), so each neighbour
+ * gives a sample of V at its next context (context + outcome); the value fit is over those points.
+ */
+import type { ExperienceStore } from './memory/store.js';
+
+/** The constant feature: large, so the ridge barely pulls on the intercept. */
+const BIAS = 3;
+const BIAS2 = BIAS * BIAS;
+
+export class LocalLinearModel {
+  /** neighbours in the current fit */
+  count = 0;
+  /** predicted outcome (normalised units) of the last `predict` */
+  readonly delta: Float32Array;
+  reward = 0;
+  private readonly dim: number;
+  private readonly actionDim: number;
+  private readonly maxK: number;
+  /** state features of the neighbours, relative to the fit centre: k x dim */
+  private readonly stateFeatures: Float64Array;
+  /** action features (scaled to [-1, 1]): k x actionDim */
+  private readonly actionFeatures: Float64Array;
+  /** next-state features: k x dim */
+  private readonly nextFeatures: Float64Array;
+  /** dual coefficients for [outcome..., reward]: k x (dim + 1) */
+  private readonly alpha: Float64Array;
+  /** dual coefficients for value: k */
+  private readonly beta: Float64Array;
+  private readonly gram: Float64Array;
+  private readonly kernelWeights: Float64Array;
+  private readonly centre: Float64Array;
+  private readonly dots: Float64Array;
+  private readonly column: Float64Array;
+  private valueMin = 0;
+  private valueMax = 0;
+  private readonly actionMid: number;
+  private readonly actionHalfRange: number;
+
+  constructor(
+    private readonly store: ExperienceStore,
+    maxK: number,
+    actionMin: number,
+    actionMax: number,
+    private readonly ridge: number,
+    private readonly discount: number,
+  ) {
+    this.dim = store.contextDim;
+    this.actionDim = store.actionDim;
+    this.maxK = maxK;
+    const dim = this.dim;
+    this.delta = new Float32Array(dim);
+    this.stateFeatures = new Float64Array(maxK * dim);
+    this.actionFeatures = new Float64Array(maxK * this.actionDim);
+    this.nextFeatures = new Float64Array(maxK * dim);
+    this.alpha = new Float64Array(maxK * (dim + 1));
+    this.beta = new Float64Array(maxK);
+    this.gram = new Float64Array(maxK * maxK);
+    this.kernelWeights = new Float64Array(maxK);
+    this.centre = new Float64Array(dim);
+    this.dots = new Float64Array(maxK);
+    this.column = new Float64Array(maxK);
+    this.actionMid = (actionMin + actionMax) / 2;
+    this.actionHalfRange = (actionMax - actionMin) / 2;
+  }
+
+  /**
+   * Fits around context `x` from neighbours `slots[0..count)` with squared distances `distances`
+   * and state bandwidth `bandwidth`. With no neighbours the model predicts no change, reward 0.
+   */
+  fit(x: Float32Array, slots: Int32Array, distances: Float32Array, count: number, bandwidth: number): void {
+    const store = this.store;
+    const dim = this.dim;
+    const actionDim = this.actionDim;
+    const k = count < this.maxK ? count : this.maxK;
+    this.count = k;
+    if (k === 0) return;
+    for (let i = 0; i < dim; i++) this.centre[i] = x[i]!;
+    let distanceMin = Number.POSITIVE_INFINITY;
+    for (let j = 0; j < k; j++) if (distances[j]! < distanceMin) distanceMin = distances[j]!;
+    const inverseActionScale = 1 / this.actionHalfRange;
+    let valueMin = Number.POSITIVE_INFINITY;
+    let valueMax = Number.NEGATIVE_INFINITY;
+    for (let j = 0; j < k; j++) {
+      const slot = slots[j]!;
+      this.kernelWeights[j] = Math.exp((distanceMin - distances[j]!) / bandwidth);
+      const base = slot * dim;
+      for (let i = 0; i < dim; i++) {
+        const relative = store.context[base + i]! - x[i]!;
+        this.stateFeatures[j * dim + i] = relative;
+        this.nextFeatures[j * dim + i] = relative + store.outcome[base + i]!;
+      }
+      const actionBase = slot * actionDim;
+      for (let i = 0; i < actionDim; i++) {
+        this.actionFeatures[j * actionDim + i] = (store.action[actionBase + i]! - this.actionMid) * inverseActionScale;
+      }
+      const value = (store.returnEstimate[slot]! - store.reward[slot]!) / this.discount;
+      this.beta[j] = value;
+      if (value < valueMin) valueMin = value;
+      if (value > valueMax) valueMax = value;
+    }
+    // A linear value extrapolates; keep it within the samples' range (plus a little).
+    const margin = 0.1 * (valueMax - valueMin);
+    this.valueMin = valueMin - margin;
+    this.valueMax = valueMax + margin;
+
+    // Outcome and reward: Gram over (state, action, bias) features.
+    const gram = this.gram;
+    for (let a = 0; a < k; a++) {
+      for (let b = 0; b <= a; b++) {
+        let sum = BIAS2;
+        for (let i = 0; i < dim; i++) sum += this.stateFeatures[a * dim + i]! * this.stateFeatures[b * dim + i]!;
+        for (let i = 0; i < actionDim; i++) {
+          sum += this.actionFeatures[a * actionDim + i]! * this.actionFeatures[b * actionDim + i]!;
+        }
+        gram[a * k + b] = sum;
+      }
+      gram[a * k + a] = gram[a * k + a]! + this.ridge / this.kernelWeights[a]!;
+    }
+    choleskyInPlace(gram, k);
+    const outputs = dim + 1;
+    for (let o = 0; o < outputs; o++) {
+      for (let j = 0; j < k; j++) {
+        const slot = slots[j]!;
+        this.column[j] = o < dim ? store.outcome[slot * dim + o]! : store.reward[slot]!;
+      }
+      choleskySolve(gram, k, this.column);
+      for (let j = 0; j < k; j++) this.alpha[j * outputs + o] = this.column[j]!;
+    }
+
+    // Value: Gram over (next state, bias) features.
+    for (let a = 0; a < k; a++) {
+      for (let b = 0; b <= a; b++) {
+        let sum = BIAS2;
+        for (let i = 0; i < dim; i++) sum += this.nextFeatures[a * dim + i]! * this.nextFeatures[b * dim + i]!;
+        gram[a * k + b] = sum;
+      }
+      gram[a * k + a] = gram[a * k + a]! + this.ridge / this.kernelWeights[a]!;
+    }
+    choleskyInPlace(gram, k);
+    for (let j = 0; j < k; j++) this.column[j] = this.beta[j]!;
+    choleskySolve(gram, k, this.column);
+    for (let j = 0; j < k; j++) this.beta[j] = this.column[j]!;
+  }
+
+  /** Predicts outcome (into `delta`) and reward for state `x` and the action at actions[offset..]. */
+  predict(x: Float32Array, actions: Float32Array, offset: number): void {
+    const k = this.count;
+    const dim = this.dim;
+    const actionDim = this.actionDim;
+    const delta = this.delta;
+    for (let i = 0; i < dim; i++) delta[i] = 0;
+    if (k === 0) {
+      this.reward = 0;
+      return;
+    }
+    const inverseActionScale = 1 / this.actionHalfRange;
+    for (let j = 0; j < k; j++) {
+      let dot = BIAS2;
+      for (let i = 0; i < dim; i++) dot += (x[i]! - this.centre[i]!) * this.stateFeatures[j * dim + i]!;
+      for (let i = 0; i < actionDim; i++) {
+        dot += (actions[offset + i]! - this.actionMid) * inverseActionScale * this.actionFeatures[j * actionDim + i]!;
+      }
+      this.dots[j] = dot;
+    }
+    const outputs = dim + 1;
+    let reward = 0;
+    for (let j = 0; j < k; j++) {
+      const dot = this.dots[j]!;
+      const base = j * outputs;
+      for (let i = 0; i < dim; i++) delta[i] = delta[i]! + dot * this.alpha[base + i]!;
+      reward += dot * this.alpha[base + dim]!;
+    }
+    this.reward = reward;
+  }
+
+  /** Value of state `x` from the linear value fit, clamped to the samples' range. */
+  value(x: Float32Array): number {
+    const k = this.count;
+    if (k === 0) return 0;
+    const dim = this.dim;
+    let value = 0;
+    for (let j = 0; j < k; j++) {
+      let dot = BIAS2;
+      for (let i = 0; i < dim; i++) dot += (x[i]! - this.centre[i]!) * this.nextFeatures[j * dim + i]!;
+      value += dot * this.beta[j]!;
+    }
+    return value < this.valueMin ? this.valueMin : value > this.valueMax ? this.valueMax : value;
+  }
+}
+
+/** Lower Cholesky factor of the symmetric positive-definite k x k matrix (lower triangle used). */
+function choleskyInPlace(m: Float64Array, k: number): void {
+  for (let j = 0; j < k; j++) {
+    let diagonal = m[j * k + j]!;
+    for (let p = 0; p < j; p++) diagonal -= m[j * k + p]! * m[j * k + p]!;
+    const root = Math.sqrt(diagonal > 1e-12 ? diagonal : 1e-12);
+    m[j * k + j] = root;
+    for (let i = j + 1; i < k; i++) {
+      let sum = m[i * k + j]!;
+      for (let p = 0; p < j; p++) sum -= m[i * k + p]! * m[j * k + p]!;
+      m[i * k + j] = sum / root;
+    }
+  }
+}
+
+/** Solves (L L^T) y = b in place, L from choleskyInPlace. */
+function choleskySolve(m: Float64Array, k: number, b: Float64Array): void {
+  for (let i = 0; i < k; i++) {
+    let sum = b[i]!;
+    for (let p = 0; p < i; p++) sum -= m[i * k + p]! * b[p]!;
+    b[i] = sum / m[i * k + i]!;
+  }
+  for (let i = k - 1; i >= 0; i--) {
+    let sum = b[i]!;
+    for (let p = i + 1; p < k; p++) sum -= m[p * k + i]! * b[p]!;
+    b[i] = sum / m[i * k + i]!;
+  }
+}

@@ -1,0 +1,56 @@
+/** Shared helpers for brain tests: a quiet log, a brain on a mock clock, a frame driver. */
+import { brainConfig } from '../../brain/config.js';
+import { createBrain } from '../../brain/create.js';
+import { MockClock } from '../../runtime/clock.js';
+import { createFrame, type EventLog, type Frame, LookupPath, type StepTimings } from '../../runtime/contracts.js';
+
+export interface RecordingLog extends EventLog {
+  lines: { level: string; message: string; details: object }[];
+}
+
+export function recordingLog(): RecordingLog {
+  const lines: RecordingLog['lines'] = [];
+  return {
+    lines,
+    info: (details, message) => lines.push({ level: 'info', message, details }),
+    warn: (details, message) => lines.push({ level: 'warn', message, details }),
+    error: (details, message) => lines.push({ level: 'error', message, details }),
+  };
+}
+
+export function timings(): StepTimings {
+  return { encodeNs: 0, lookupNs: 0, activationNs: 0, planNs: 0, lookupPath: LookupPath.none };
+}
+
+export async function testBrain(
+  partial: object,
+  observationSize: number,
+  actionSize: number,
+  extra: { freeMemoryBytes?: () => number; log?: EventLog } = {},
+) {
+  const clock = new MockClock(0, 0);
+  const log = extra.log ?? recordingLog();
+  const brain = await createBrain(brainConfig(partial), {
+    observationSize,
+    actionSize,
+    clock,
+    log,
+    freeMemoryBytes: extra.freeMemoryBytes ?? (() => 8 * 2 ** 30),
+  });
+  return { brain, clock, frame: createFrame(observationSize), action: new Float32Array(actionSize), times: timings() };
+}
+
+/** Deterministic pseudo-random numbers for test data (not the brain's own RNG). */
+export function lcg(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 4294967296;
+  };
+}
+
+export function setObservation(frame: Frame, values: ArrayLike<number>, reward: number, episodeStart: boolean): void {
+  for (let i = 0; i < frame.observation.length; i++) frame.observation[i] = values[i]!;
+  frame.reward = reward;
+  frame.episodeStart = episodeStart;
+}
