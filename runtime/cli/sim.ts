@@ -1,3 +1,202 @@
-import { notYetBuilt } from './args.js';
+/**
+ * `engram sim`: learn a simulated task online, in-process and in lock-step with MuJoCo, with
+ * evaluation episodes every --eval-every steps, the random and zero-action baselines, a live view,
+ * and a report in runs/<name>/ (results.json and learning-curve.svg).
+ */
+import { join, resolve } from 'node:path';
+import { describeMachine, repoRoot } from '../../bench/lib/report.js';
+import type { TaskDefinition } from '../../sim/task.js';
+import { resolveTask } from '../../sim/task-module.js';
+import { builtinTasks } from '../../sim/tasks/index.js';
+import { systemClock } from '../clock.js';
+import { numberFlag, parseCommandArgs, printJsonLast, type Subcommand, UsageError } from './args.js';
+import { type ControllerKind, controllerKinds, makeControllerHandle } from './sim/controllers.js';
+import { type ControllerHandle, evaluateBaselines, type LearnResult, learn } from './sim/learn.js';
+import { LiveView } from './sim/live-view.js';
+import { buildReport, writeRunReport } from './sim/report.js';
 
-export const command = notYetBuilt('sim', 3, 'learn a simulated task');
+const taskList = Object.values(builtinTasks)
+  .map((t) => `    ${t.name.padEnd(18)} ${t.description}`)
+  .join('\n');
+
+const help = `engram sim: learn a simulated task online (MuJoCo, in-process, lock-step)
+
+usage: engram sim --task <name> [--steps N] [--seed S | --seeds 1,2,3] [--eval-every E] [--json]
+       engram sim --task-module <file.ts|file.js> [...]
+
+options:
+  --task <name>          a built-in task (below)
+  --task-module <file>   a task module of your own (docs/tasks.md); .ts loads without a build
+  --steps <N>            training steps, rounded up to whole episodes (default 100000)
+  --seed <S>             seed of physics, initial states and the brain (default 1)
+  --seeds <list>         several seeds, run one after another into one report (e.g. 1,2,3)
+  --eval-every <E>       evaluate every E training steps (default 20000)
+  --eval-episodes <K>    evaluation episodes each time, exploration off (default 5)
+  --controller <kind>    brain (default), random or zero
+  --budget-ms <ms>       deadline handed to each step (default: the task's control timestep)
+  --brain <json>         brain config overrides as JSON, over the task's defaults
+                         (e.g. '{"planner":{"candidates":16}}')
+  --realtime             at the task's control rate through the runtime loop (not built yet)
+  --out <dir>            report folder (default runs/<task name>)
+  --record-benchmark     also record the score in bench/results/learning.json, the 'learning'
+                         section of docs/benchmarks.md and docs/img/learning-<task>.svg
+  --json                 print one JSON summary as the last line of stdout
+  --help                 this text
+
+built-in tasks (DeepMind Control Suite definitions; scores on the suite's 0-1000 scale):
+${taskList}
+
+The live view (on a terminal) shows episode, returns, steps/s, step p99 and memory size; the
+report holds every evaluation, the training returns and both baselines.`;
+
+const options = {
+  task: { type: 'string' },
+  'task-module': { type: 'string' },
+  steps: { type: 'string' },
+  seed: { type: 'string' },
+  seeds: { type: 'string' },
+  'eval-every': { type: 'string' },
+  'eval-episodes': { type: 'string' },
+  controller: { type: 'string' },
+  'budget-ms': { type: 'string' },
+  brain: { type: 'string' },
+  realtime: { type: 'boolean' },
+  out: { type: 'string' },
+  'record-benchmark': { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const;
+
+function positiveInteger(value: string | undefined, flag: string, fallback: number): number {
+  const parsed = numberFlag(value, flag, fallback);
+  if (!Number.isInteger(parsed) || parsed < 1)
+    throw new UsageError(`--${flag} expects a positive integer, got '${value}'`);
+  return parsed;
+}
+
+function parseSeeds(seed: string | undefined, seeds: string | undefined): number[] {
+  if (seed !== undefined && seeds !== undefined) throw new UsageError('give --seed or --seeds, not both');
+  const list = seeds !== undefined ? seeds.split(',') : [seed ?? '1'];
+  return list.map((s) => {
+    const parsed = Number(s.trim());
+    if (!Number.isInteger(parsed)) throw new UsageError(`seeds must be integers, got '${s}'`);
+    return parsed;
+  });
+}
+
+async function chooseTask(name: string | undefined, module: string | undefined): Promise<TaskDefinition> {
+  if ((name === undefined) === (module === undefined)) {
+    throw new UsageError('give exactly one of --task <name> or --task-module <file>');
+  }
+  if (module !== undefined) return resolveTask(module.includes('/') ? module : `./${module}`);
+  if (!builtinTasks[name as string]) {
+    throw new UsageError(`unknown task '${name}'; built-in tasks: ${Object.keys(builtinTasks).join(', ')}`);
+  }
+  return resolveTask(name as string);
+}
+
+function parseBrainOverrides(text: string | undefined): object {
+  if (text === undefined) return {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+    return parsed;
+  } catch (error) {
+    throw new UsageError(`--brain expects a JSON object, got '${text}' (${(error as Error).message})`);
+  }
+}
+
+export const command: Subcommand = {
+  name: 'sim',
+  summary: 'learn a simulated task (MuJoCo) online, with baselines and a learning-curve report',
+  help,
+  async run(argv) {
+    const args = parseCommandArgs(argv, options, help);
+    if (!args) return 0;
+    const flags = args.values;
+    if (flags.realtime) {
+      throw new UsageError('--realtime is not built yet: it needs the runtime loop wired to the sim driver');
+    }
+    const task = await chooseTask(flags.task, flags['task-module']);
+    const steps = positiveInteger(flags.steps, 'steps', 100_000);
+    const seeds = parseSeeds(flags.seed, flags.seeds);
+    const evalEvery = positiveInteger(flags['eval-every'], 'eval-every', 20_000);
+    const evalEpisodes = positiveInteger(flags['eval-episodes'], 'eval-episodes', 5);
+    const kind = (flags.controller ?? 'brain') as ControllerKind;
+    if (!controllerKinds.includes(kind)) {
+      throw new UsageError(`--controller expects one of ${controllerKinds.join(', ')}, got '${flags.controller}'`);
+    }
+    const budgetMs = numberFlag(flags['budget-ms'], 'budget-ms', task.controlTimestep * 1000);
+    if (!(budgetMs > 0)) throw new UsageError(`--budget-ms must be positive, got ${budgetMs}`);
+    const overrides = parseBrainOverrides(flags.brain);
+    const out = resolve(flags.out ?? join('runs', task.name));
+    const json = flags.json === true;
+    // with --json, stdout carries only the final JSON line's neighbours: progress goes to stderr
+    const view = LiveView.for(json ? process.stderr : process.stdout, task.name);
+
+    view.line(
+      `${task.name}: ${kind} learning online for ${steps} steps x seeds ${seeds.join(',')}; evaluation every ${evalEvery} steps (${evalEpisodes} episodes); step budget ${budgetMs} ms`,
+    );
+    const baselines = await evaluateBaselines(task, seeds[0] as number, Math.max(evalEpisodes, 10), systemClock);
+    view.line(
+      `baselines over ${baselines.random.returns.length} episodes: random policy ${baselines.random.meanReturn.toFixed(1)}, zero action ${baselines.zero.meanReturn.toFixed(1)}`,
+    );
+    const runs: LearnResult[] = [];
+    for (const seed of seeds) {
+      let handle: ControllerHandle | undefined;
+      try {
+        handle = await makeControllerHandle(kind, task, seed, overrides);
+        const result = await learn({
+          task,
+          steps,
+          seed,
+          evalEvery,
+          evalEpisodes,
+          clock: systemClock,
+          stepBudgetNs: budgetMs * 1e6,
+          maintainBudgetNs: budgetMs * 1e6,
+          handle,
+          onProgress: (progress) => view.progress(progress),
+        });
+        runs.push(result);
+        view.finish();
+        view.line(
+          `seed ${seed}: score ${result.finalScore.toFixed(1)} (evaluation at ${result.steps} steps); step p50 ${result.stepTime.p50Ms.toFixed(3)} ms, p99 ${result.stepTime.p99Ms.toFixed(3)} ms, max ${result.stepTime.maxMs.toFixed(1)} ms; ${result.stepsPerSecond.toFixed(0)} steps/s; ${result.wallSeconds.toFixed(0)} s; memory ${result.memorySize}`,
+        );
+      } finally {
+        handle?.dispose?.();
+      }
+    }
+    const commandLine = `engram sim ${argv.join(' ')}`;
+    const report = buildReport(runs, baselines, describeMachine(), commandLine);
+    const paths = await writeRunReport(out, report);
+    let benchmark: string | undefined;
+    if (flags['record-benchmark']) {
+      const { recordLearningBenchmark } = await import('./sim/benchmark.js');
+      benchmark = await recordLearningBenchmark(report);
+    }
+    const lines = [
+      '',
+      `${task.name}: score ${report.score.toFixed(1)} (mean over seeds ${report.seeds.join(',')} of the evaluation return at ${runs[0]?.steps} steps)`,
+      `  baselines: random ${baselines.random.meanReturn.toFixed(1)}, zero ${baselines.zero.meanReturn.toFixed(1)}; worst step p99 ${report.stepP99Ms.toFixed(3)} ms`,
+      `  report: ${paths.json}`,
+      `  learning curve: ${paths.svg}`,
+    ];
+    if (benchmark) lines.push(`  benchmark recorded: ${benchmark}`);
+    view.line(lines.join('\n'));
+    if (json) {
+      printJsonLast({
+        task: report.task,
+        controller: report.controller,
+        seeds: report.seeds,
+        score: report.score,
+        scores: report.scores,
+        stepP99Ms: report.stepP99Ms,
+        baselines: { random: baselines.random.meanReturn, zero: baselines.zero.meanReturn },
+        report: paths.json,
+        curve: paths.svg,
+        repoRoot,
+      });
+    }
+    return 0;
+  },
+};

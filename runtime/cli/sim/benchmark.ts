@@ -1,0 +1,139 @@
+/**
+ * Records a learning run as a benchmark: bench/results/learning.json (one entry per task, merged
+ * with the tasks recorded before), the 'learning' section of docs/benchmarks.md (a table over all
+ * recorded tasks and a learning-curve image each) and docs/img/learning-<task>.svg.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  type MachineDescription,
+  machineLine,
+  repoRoot,
+  table,
+  updateBenchmarksDoc,
+  writeResult,
+} from '../../../bench/lib/report.js';
+import { type RunReport, renderReportCurve } from './report.js';
+
+/** Issue 3's bar: mean evaluation return at 100k steps over 3 seeds. */
+export const learningTargets: Readonly<Record<string, number>> = {
+  pendulum_swingup: 500,
+  cartpole_swingup: 600,
+  cartpole_balance: 900,
+  point_mass_easy: 600,
+  reacher_easy: 600,
+};
+
+export interface LearningEntry {
+  task: string;
+  controller: string;
+  seeds: number[];
+  steps: number;
+  score: number;
+  scores: number[];
+  target: number | null;
+  stepP50Ms: number;
+  stepP99Ms: number;
+  stepsPerSecond: number;
+  wallSeconds: number;
+  baselines: { random: number; zero: number };
+  curve: string;
+  command: string;
+  machine: MachineDescription;
+  settings: object;
+}
+
+function readEntries(path: string): Record<string, LearningEntry> {
+  if (!existsSync(path)) return {};
+  try {
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as { tasks?: Record<string, LearningEntry> };
+    return parsed.tasks ?? {};
+  } catch {
+    return {};
+  }
+}
+
+export async function recordLearningBenchmark(report: RunReport): Promise<string> {
+  const imageDir = join(repoRoot, 'docs', 'img');
+  mkdirSync(imageDir, { recursive: true });
+  const imageName = `learning-${report.task}.svg`;
+  writeFileSync(join(imageDir, imageName), await renderReportCurve(report));
+  const resultsPath = join(repoRoot, 'bench', 'results', 'learning.json');
+  const entries = readEntries(resultsPath);
+  const runs = report.runs;
+  entries[report.task] = {
+    task: report.task,
+    controller: report.controller,
+    seeds: report.seeds,
+    steps: runs[0]?.steps ?? 0,
+    score: report.score,
+    scores: report.scores,
+    target: learningTargets[report.task] ?? null,
+    stepP50Ms: Math.max(...runs.map((r) => r.stepTime.p50Ms)),
+    stepP99Ms: report.stepP99Ms,
+    stepsPerSecond: runs.reduce((sum, r) => sum + r.stepsPerSecond, 0) / Math.max(1, runs.length),
+    wallSeconds: runs.reduce((sum, r) => sum + r.wallSeconds, 0),
+    baselines: { random: report.baselines.random.meanReturn, zero: report.baselines.zero.meanReturn },
+    curve: `docs/img/${imageName}`,
+    command: report.command,
+    machine: report.machine as MachineDescription,
+    settings: runs[0]?.settings ?? {},
+  };
+  const path = writeResult('learning', { tasks: entries });
+  updateBenchmarksDoc('learning', learningSection(Object.values(entries)));
+  return path;
+}
+
+function learningSection(entries: LearningEntry[]): string {
+  const order = Object.keys(learningTargets);
+  entries.sort((a, b) => order.indexOf(a.task) - order.indexOf(b.task));
+  const rows = entries.map((e) => [
+    e.task,
+    `${e.score.toFixed(0)} (${e.scores.map((s) => s.toFixed(0)).join(', ')})`,
+    e.target === null ? '-' : String(e.target),
+    e.target === null ? '-' : e.score >= e.target ? 'yes' : `no (short by ${(e.target - e.score).toFixed(0)})`,
+    `${e.steps} x ${e.seeds.length}`,
+    e.baselines.random.toFixed(0),
+    e.baselines.zero.toFixed(0),
+    e.stepP50Ms.toFixed(2),
+    e.stepP99Ms.toFixed(2),
+    e.stepsPerSecond.toFixed(0),
+  ]);
+  const lines = [
+    '## Learning (issue 3): DeepMind Control Suite tasks, online, in lock-step',
+    '',
+    'Score: mean over seeds of the mean evaluation return (exploration off, 0-1000 scale) at the end of',
+    'training. Step times are `Brain.step` over training steps, on this shared 2-core machine.',
+    'Evaluation episodes also feed the brain (it learns online); the step axis counts training steps.',
+    '',
+    table(
+      [
+        'task',
+        'score (per seed)',
+        'target',
+        'reached',
+        'steps x seeds',
+        'random',
+        'zero',
+        'step p50 ms',
+        'step p99 ms',
+        'steps/s',
+      ],
+      rows,
+    ),
+    '',
+  ];
+  for (const e of entries) {
+    lines.push(
+      `### ${e.task}`,
+      '',
+      `\`${e.command}\``,
+      '',
+      `Machine: ${machineLine(e.machine)}`,
+      '',
+      `![${e.task} learning curve](${e.curve.replace(/^docs\//, '')})`,
+      '',
+    );
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,103 @@
+/**
+ * Learning-curve plots drawn with vega-lite (compiled to a vega spec) and rendered to SVG by vega
+ * in Node, headless (renderer 'none'). One picture: evaluation returns per seed, their mean, the
+ * training-episode returns, and the random and zero-action baselines as dashed lines.
+ */
+import * as vega from 'vega';
+import * as vegaLite from 'vega-lite';
+
+export interface CurveSeries {
+  /** legend label, e.g. 'brain (eval, seed 1)' */
+  label: string;
+  points: ReadonlyArray<{ step: number; value: number }>;
+  style: 'evaluation' | 'mean' | 'training' | 'baseline';
+}
+
+export interface CurvePlot {
+  title: string;
+  subtitle?: string;
+  totalSteps: number;
+  series: CurveSeries[];
+}
+
+const dashOf: Record<CurveSeries['style'], number[]> = {
+  evaluation: [1, 0],
+  mean: [1, 0],
+  training: [1, 0],
+  baseline: [6, 4],
+};
+const widthOf: Record<CurveSeries['style'], number> = { evaluation: 1.5, mean: 3, training: 1, baseline: 1.5 };
+const opacityOf: Record<CurveSeries['style'], number> = { evaluation: 0.9, mean: 1, training: 0.35, baseline: 0.9 };
+
+/** The vega-lite spec of a learning curve (returns on the suite's 0-1000 scale). */
+export function learningCurveSpec(plot: CurvePlot): vegaLite.TopLevelSpec {
+  const values: Array<{ step: number; value: number; series: string }> = [];
+  for (const series of plot.series) {
+    for (const point of series.points) values.push({ step: point.step, value: point.value, series: series.label });
+  }
+  const labels = plot.series.map((s) => s.label);
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: plot.subtitle ? { text: plot.title, subtitle: plot.subtitle } : plot.title,
+    width: 560,
+    height: 300,
+    background: 'white',
+    data: { values },
+    mark: { type: 'line', point: false, interpolate: 'linear' },
+    encoding: {
+      x: {
+        field: 'step',
+        type: 'quantitative',
+        title: 'environment steps (training)',
+        scale: { domain: [0, plot.totalSteps] },
+      },
+      y: { field: 'value', type: 'quantitative', title: 'episode return (0-1000)', scale: { domain: [0, 1000] } },
+      color: { field: 'series', type: 'nominal', sort: labels, title: null, legend: { orient: 'bottom', columns: 2 } },
+      strokeDash: {
+        field: 'series',
+        type: 'nominal',
+        sort: labels,
+        scale: { domain: labels, range: plot.series.map((s) => dashOf[s.style]) },
+        legend: null,
+      },
+      strokeWidth: {
+        field: 'series',
+        type: 'nominal',
+        sort: labels,
+        scale: { domain: labels, range: plot.series.map((s) => widthOf[s.style]) },
+        legend: null,
+      },
+      opacity: {
+        field: 'series',
+        type: 'nominal',
+        sort: labels,
+        scale: { domain: labels, range: plot.series.map((s) => opacityOf[s.style]) },
+        legend: null,
+      },
+    },
+  };
+}
+
+/** Renders a learning curve to an SVG document. */
+export async function renderLearningCurve(plot: CurvePlot): Promise<string> {
+  // vega-lite warns about the merged legend settings of the styling channels: expected, silenced
+  const compiled = vegaLite.compile(learningCurveSpec(plot), { logger: vega.logger(vega.None) }).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+/** A horizontal line across the whole run, for a baseline's mean return. */
+export function flatSeries(label: string, value: number, totalSteps: number): CurveSeries {
+  return {
+    label,
+    style: 'baseline',
+    points: [
+      { step: 0, value },
+      { step: totalSteps, value },
+    ],
+  };
+}
