@@ -1,3 +1,161 @@
-import { notYetBuilt } from './args.js';
+/**
+ * `engram replay <recording> [--snapshot <file>] [--config <file>]`: feeds a flight recording
+ * through the same loop and brain under a scripted clock and checks the actions bit for bit.
+ * Exit 0 when every replayed cycle matches, 1 on a divergence (the first one is reported), 2 usage.
+ */
 
-export const command = notYetBuilt('replay', 8, 'replay a flight recording');
+import { createBrain } from '../../brain/create.js';
+import { brainSnapshotSections, reindex } from '../../brain/memory/snapshot-brain.js';
+import { restoreFromFile } from '../../brain/memory/snapshot-reader.js';
+import { loadRuntimeConfig, observationSize, parseRuntimeConfig, type RuntimeConfig, staleAfterNs } from '../config.js';
+import type { Clock, Controller, CycleObserver, Driver, EventLog } from '../contracts.js';
+import { silentLogger } from '../log.js';
+import { Loop, type LoopSettings } from '../loop.js';
+import { RecordingError, readRecording } from '../recorder-reader.js';
+import { replayRecording } from '../replay.js';
+import { actionLimits, SafetyFilter } from '../safety.js';
+import { parseCommandArgs, printJsonLast, type Subcommand, UsageError } from './args.js';
+
+const help = `usage: engram replay <recording> [--snapshot <file>] [--config <file>] [--all] [--json]
+
+Feeds the recorded frames through the same loop and brain under a simulated clock that plays back
+the recorded stage times, and compares every published action bit for bit with the recording.
+<recording> is a recording directory (segment-*.engrec files) or one segment file.
+
+options:
+  --snapshot <file>  restore this memory snapshot first (the one the recorded run started from;
+                     default: the snapshot named in the recording, if any)
+  --config <file>    the run's config (default: the config stored in the recording)
+  --all              keep going after the first divergence and count matching cycles
+  --json             print one JSON object as the last line of stdout
+
+Exit status: 0 all actions match, 1 divergence or unreadable recording, 2 usage.`;
+
+/** Loop settings from a runtime config: the same mapping the run command uses. */
+export function loopSettings(config: RuntimeConfig): LoopSettings {
+  const ms = 1e6;
+  const stages = config.budget.stages;
+  return {
+    rateHz: config.rateHz,
+    cycleBudgetNs: config.budget.cycleMs * ms,
+    stageBudgetsNs: {
+      ingest: stages.ingest * ms,
+      encode: stages.encode * ms,
+      lookup: stages.lookup * ms,
+      plan: stages.plan * ms,
+      publish: stages.publish * ms,
+    },
+    maintenanceNs: config.budget.maintenanceMs * ms,
+    overrunPolicy: config.safety.overrunPolicy,
+    effort: config.budget.effort,
+    fullEffort: {
+      candidates: config.brain.planner.candidates,
+      horizon: config.brain.planner.horizon,
+      ef: config.brain.similarity.hnsw.efSearch,
+    },
+  };
+}
+
+export interface ComposeOptions {
+  config: RuntimeConfig;
+  clock: Clock;
+  driver: Driver;
+  log: EventLog;
+  /** restore this snapshot into the brain before the first cycle */
+  snapshot?: string;
+  wrap?: (controller: Controller) => Controller;
+  observers?: CycleObserver[];
+}
+
+/** Brain (optionally restored from a snapshot), safety filter and loop, as a run builds them. */
+export async function composeLoop(options: ComposeOptions): Promise<Loop> {
+  const { config, clock, log } = options;
+  const brain = await createBrain(config.brain, {
+    observationSize: observationSize(config),
+    actionSize: config.action.size,
+    clock,
+    log,
+  });
+  if (options.snapshot !== undefined) {
+    restoreFromFile(options.snapshot, brainSnapshotSections(brain));
+    reindex(brain.store, brain.index);
+  }
+  const safety = new SafetyFilter(actionLimits(config.action), staleAfterNs(config));
+  const controller = options.wrap ? options.wrap(brain) : brain;
+  return new Loop(clock, options.driver, controller, safety, loopSettings(config), options.observers ?? []);
+}
+
+export const command: Subcommand = {
+  name: 'replay',
+  summary: 'replay a flight recording and check actions bit for bit',
+  help,
+  async run(argv) {
+    const args = parseCommandArgs(
+      argv,
+      {
+        snapshot: { type: 'string' },
+        config: { type: 'string' },
+        all: { type: 'boolean' },
+        json: { type: 'boolean' },
+      },
+      help,
+      true,
+    );
+    if (!args) return 0;
+    const [path, ...extra] = args.positionals;
+    if (path === undefined) throw new UsageError('expected the recording to replay');
+    if (extra.length > 0) throw new UsageError(`one recording at a time; unexpected ${extra.join(' ')}`);
+    const json = args.values.json === true;
+    const fail = (message: string): number => {
+      process.stderr.write(`engram replay: ${message}\n`);
+      if (json) printJsonLast({ recording: path, ok: false, error: message });
+      return 1;
+    };
+    let recording: ReturnType<typeof readRecording>;
+    try {
+      recording = readRecording(path);
+    } catch (error) {
+      if (error instanceof RecordingError) return fail(error.message);
+      throw error;
+    }
+    const meta = recording.header.meta;
+    let config: RuntimeConfig;
+    if (args.values.config !== undefined) config = loadRuntimeConfig(args.values.config);
+    else if (typeof meta.config === 'string')
+      config = parseRuntimeConfig(JSON.parse(meta.config), `${path} (stored config)`);
+    else return fail(`${path} does not store its config; pass --config <file>`);
+    const snapshot =
+      args.values.snapshot ?? (typeof meta.snapshot === 'string' && meta.snapshot !== '' ? meta.snapshot : undefined);
+    const started = Date.now();
+    const report = await replayRecording(
+      recording,
+      (parts) => composeLoop({ config, ...parts, log: silentLogger(), ...(snapshot ? { snapshot } : {}) }),
+      { stopAtFirst: args.values.all !== true },
+    );
+    const ok = report.divergence === undefined && report.replayedCycles === report.recordedCycles;
+    const lines = [
+      `recording  ${path} (${recording.files.length} segment(s), ${report.recordedCycles} cycles)`,
+      `snapshot   ${snapshot ?? '(none: the brain starts empty)'}`,
+      `replayed   ${report.replayedCycles} cycles, ${report.matchedCycles} matched bit for bit`,
+    ];
+    for (const warning of report.warnings) lines.push(`warning    ${warning}`);
+    const d = report.divergence;
+    if (d) {
+      lines.push(
+        `DIVERGED   at cycle ${d.cycle} (recorded cycle #${d.index}, ${d.file} byte ${d.offset}): ${d.what} recorded ${d.recorded}, replayed ${d.replayed}`,
+      );
+      if (d.note) lines.push(`note       ${d.note}`);
+    } else if (ok) lines.push('identical  every action matches the recording bit for bit');
+    process.stdout.write(`${lines.join('\n')}\n`);
+    if (json) {
+      printJsonLast({
+        recording: path,
+        snapshot: snapshot ?? null,
+        ok,
+        ...report,
+        seconds: (Date.now() - started) / 1000,
+      });
+    }
+    return ok ? 0 : 1;
+  },
+};

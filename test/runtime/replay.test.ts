@@ -1,0 +1,128 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Brain } from '../../brain/brain.js';
+import { configHash } from '../../brain/memory/snapshot.js';
+import { brainSnapshotSections } from '../../brain/memory/snapshot-brain.js';
+import { SnapshotWriter } from '../../brain/memory/snapshot-writer.js';
+import { composeLoop } from '../../runtime/cli/replay.js';
+import { MockClock } from '../../runtime/clock.js';
+import { FlightRecorder } from '../../runtime/recorder.js';
+import { readRecording } from '../../runtime/recorder-reader.js';
+import { replayRecording } from '../../runtime/replay.js';
+import { CapturingLog } from '../brain/memory/snapshot-helpers.js';
+import { runWorld, testConfig } from './replay-fixtures.js';
+
+const replay = suite('replay');
+
+async function record(dir: string, cycles: number, snapshot?: string) {
+  const config = testConfig();
+  const recorder = new FlightRecorder({
+    directory: join(dir, 'rec'),
+    observationSize: 3,
+    actionSize: 1,
+    clock: new MockClock(),
+    log: new CapturingLog(),
+    meta: { config: JSON.stringify(config), snapshot: snapshot ?? '' },
+  });
+  const run = await runWorld({
+    config,
+    cycles,
+    log: new CapturingLog(),
+    observers: [recorder],
+    ...(snapshot ? { snapshot } : {}),
+  });
+  recorder.close();
+  return { config, run, recording: readRecording(join(dir, 'rec')) };
+}
+
+replay('a recorded run of the real loop and brain replays bit for bit', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'engram-replay-'));
+  const { config, run, recording } = await record(dir, 400);
+  assert.is(recording.cycles.length, 400);
+  assert.ok(run.loop.counters.noInputCycles > 10, 'the run had cycles without input');
+  assert.ok(run.loop.counters.rejectedFrames > 5, 'the run had rejected (NaN) frames');
+  assert.ok(run.loop.counters.skippedTicks > 0, 'the run skipped ticks after late wakes');
+  const report = await replayRecording(recording, (parts) =>
+    composeLoop({ config, ...parts, log: new CapturingLog() }),
+  );
+  assert.is(report.divergence, undefined, JSON.stringify(report.divergence));
+  assert.is(report.matchedCycles, 400);
+  rmSync(dir, { recursive: true });
+});
+
+replay('a different brain diverges, and the first divergence is reported with its cycle', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'engram-replay-'));
+  const { recording } = await record(dir, 300);
+  const other = testConfig({ seed: 2 });
+  const report = await replayRecording(recording, (parts) =>
+    composeLoop({ config: other, ...parts, log: new CapturingLog() }),
+  );
+  assert.ok(report.divergence, 'a different seed must diverge');
+  assert.match(report.divergence!.what, /action\.values\[0\]/);
+  assert.is(report.matchedCycles, report.divergence!.index);
+  rmSync(dir, { recursive: true });
+});
+
+replay('a single changed bit in a recorded action is found at its cycle', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'engram-replay-'));
+  const { config, recording } = await record(dir, 200);
+  const target = recording.cycles.findIndex((c, i) => i > 120 && c.action.values[0] !== 0);
+  const values = recording.cycles[target]!.action.values;
+  const bits = new Uint32Array(values.buffer, values.byteOffset, 1);
+  bits[0] = bits[0]! ^ 1;
+  const report = await replayRecording(recording, (parts) =>
+    composeLoop({ config, ...parts, log: new CapturingLog() }),
+  );
+  assert.is(report.divergence?.index, target);
+  assert.is(report.divergence?.cycle, recording.cycles[target]!.record.cycle);
+  rmSync(dir, { recursive: true });
+});
+
+replay('a run that started from a snapshot replays only with that snapshot', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'engram-replay-'));
+  // Learn for a while, save the memory, then record a run that starts from it.
+  const config = testConfig();
+  const learned = await runWorld({ config, cycles: 300, log: new CapturingLog() });
+  const brain = (learned.loop.controller as Brain) ?? assert.unreachable();
+  assert.ok(brain.store.size() > 100);
+  const snapshot = join(dir, 'snapshot.bin');
+  new SnapshotWriter({
+    path: snapshot,
+    sections: brainSnapshotSections(brain),
+    clock: new MockClock(),
+    log: new CapturingLog(),
+    configHash: configHash(config.brain),
+  }).saveNow();
+  const { recording } = await record(dir, 200, snapshot);
+  const withSnapshot = await replayRecording(recording, (parts) =>
+    composeLoop({ config, ...parts, log: new CapturingLog(), snapshot }),
+  );
+  assert.is(withSnapshot.divergence, undefined, JSON.stringify(withSnapshot.divergence));
+  assert.is(withSnapshot.matchedCycles, 200);
+  const without = await replayRecording(recording, (parts) =>
+    composeLoop({ config, ...parts, log: new CapturingLog() }),
+  );
+  assert.ok(without.divergence, 'an empty brain must not reproduce what a learned one did');
+  rmSync(dir, { recursive: true });
+});
+
+replay('engram replay (the CLI) reads the stored config and reports the result as JSON', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'engram-replay-'));
+  await record(dir, 150);
+  const main = new URL('../../runtime/cli/main.ts', import.meta.url).pathname;
+  const result = spawnSync(process.execPath, ['--import', 'tsx', main, 'replay', join(dir, 'rec'), '--json'], {
+    encoding: 'utf8',
+  });
+  assert.is(result.status, 0, result.stderr);
+  const last = JSON.parse(result.stdout.trim().split('\n').at(-1)!);
+  assert.is(last.ok, true);
+  assert.is(last.matchedCycles, 150);
+  assert.match(result.stdout, /every action matches/);
+  rmSync(dir, { recursive: true });
+});
+
+replay.run();
