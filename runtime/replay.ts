@@ -9,16 +9,7 @@
  * recording (recording paused, buffer full) means the brain saw frames the replay cannot.
  */
 
-import type {
-  Action,
-  Clock,
-  Controller,
-  CycleObserver,
-  Driver,
-  DriverCounters,
-  Frame,
-  StepTimings,
-} from './contracts.js';
+import type { Action, Clock, Controller, Driver, DriverCounters, Frame, StepTimings } from './contracts.js';
 import { Status } from './contracts.js';
 import type { Loop } from './loop.js';
 import type { RecordedCycle, RecordingContents } from './recorder-reader.js';
