@@ -5,9 +5,11 @@
  * Strategies (each runs a stand-in cycle of ~`--work-us` of arithmetic at every tick):
  * - timeout:       setTimeout chain, drift-corrected against absolute deadlines
  * - immediate:     setImmediate spin on the main thread until the deadline
- * - timer:         runtime TimerWaiter (setTimeout to ~1 ms + spin before, then spin)
- * - worker:        runtime WorkerWaiter (worker Atomics.wait, message to main `spin` before, spin)
- * - worker-nospin: the same with no spin (message delivery latency alone)
+ * - timer:         runtime TimerWaiter (setTimeout to ~1 ms + lead before, Atomics.wait, short spin)
+ * - worker:        runtime WorkerWaiter (worker Atomics.wait, message to main `lead` before the tick,
+ *                  main Atomics.wait to `spin` before, then spin)
+ * - worker-spin:   the same, spinning the whole lead (shows what spinning costs in GC)
+ * - worker-nospin: the same with no lead and no spin (message delivery latency alone)
  * - worker-cycle:  the cycle runs in the worker itself (Atomics.wait + spin); reference only, since
  *                  the sockets live on the main thread
  * I/O probe: a worker sends a UDP datagram to the main thread every 2 ms stamped with
@@ -20,10 +22,18 @@ import { Worker } from 'node:worker_threads';
 import { distribution, GcCounter, median, nowNs } from '../bench/lib/stats.js';
 import { durationFlag, numberFlag, parseCommandArgs, printJsonLast, type Subcommand } from '../runtime/cli/args.js';
 import { systemClock } from '../runtime/clock.js';
-import { createWaiter, type WaiterStrategy } from '../runtime/timing.js';
+import { createWaiter, type WaiterStrategy, type WaiterTiming } from '../runtime/timing.js';
 import { describeMachine, machineLine, table, updateBenchmarksDoc, us, writeResult } from './lib/report.js';
 
-export const strategies = ['timeout', 'immediate', 'timer', 'worker', 'worker-nospin', 'worker-cycle'] as const;
+export const strategies = [
+  'timeout',
+  'immediate',
+  'timer',
+  'worker',
+  'worker-spin',
+  'worker-nospin',
+  'worker-cycle',
+] as const;
 export type Strategy = (typeof strategies)[number];
 
 export interface LatenessSummary {
@@ -110,7 +120,7 @@ function runMainThread(
   periodNs: number,
   ticks: number,
   iterations: number,
-  spinNs: number,
+  timing: WaiterTiming,
 ): Promise<Float64Array> {
   const lateness = new Float64Array(ticks);
   return new Promise((resolve) => {
@@ -163,7 +173,11 @@ function runMainThread(
         }
         waiter.schedule(due);
       },
-      strategy === 'worker-nospin' ? 0 : spinNs,
+      strategy === 'worker-nospin'
+        ? { wakeLeadNs: 0, spinNs: 0 }
+        : strategy === 'worker-spin'
+          ? { wakeLeadNs: timing.wakeLeadNs, spinNs: timing.wakeLeadNs }
+          : timing,
     );
     waiter.schedule(due);
   });
@@ -281,7 +295,8 @@ Strategies: ${strategies.join(', ')}.
   --rate HZ        tick rate (default 1000)
   --duration D     per strategy per repeat (default 10s)
   --repeats N      repeats; figures are medians over repeats (default 1)
-  --spin-us US     spin window before the tick for timer/worker strategies (default 300)
+  --lead-us US     timer/worker: wake the main thread this long before the tick (default 300)
+  --spin-us US     of which only the last stretch is a busy spin (default 50)
   --work-us US     stand-in cycle work per tick (default 50)
   --strategies L   comma-separated subset
   --json           print one JSON object as the last line of stdout`;
@@ -297,6 +312,7 @@ export const command: Subcommand = {
         rate: { type: 'string' },
         duration: { type: 'string' },
         repeats: { type: 'string' },
+        'lead-us': { type: 'string' },
         'spin-us': { type: 'string' },
         'work-us': { type: 'string' },
         strategies: { type: 'string' },
@@ -308,7 +324,9 @@ export const command: Subcommand = {
     const rateHz = numberFlag(args.values.rate, 'rate', 1000);
     const durationMs = durationFlag(args.values.duration, 'duration', 10_000);
     const repeats = Math.max(1, Math.round(numberFlag(args.values.repeats, 'repeats', 1)));
-    const spinNs = numberFlag(args.values['spin-us'], 'spin-us', 300) * 1e3;
+    const spinNs = numberFlag(args.values['spin-us'], 'spin-us', 50) * 1e3;
+    const wakeLeadNs = numberFlag(args.values['lead-us'], 'lead-us', 300) * 1e3;
+    const timing: WaiterTiming = { wakeLeadNs, spinNs };
     const workUs = numberFlag(args.values['work-us'], 'work-us', 50);
     const chosen = (args.values.strategies?.split(',') ?? [...strategies]) as Strategy[];
     for (const name of chosen) if (!strategies.includes(name)) throw new Error(`unknown strategy '${name}'`);
@@ -332,7 +350,7 @@ export const command: Subcommand = {
         const samples =
           strategy === 'worker-cycle'
             ? await runWorkerCycle(periodNs, ticks, iterations, spinNs)
-            : await runMainThread(strategy, periodNs, ticks, iterations, spinNs);
+            : await runMainThread(strategy, periodNs, ticks, iterations, timing);
         const cpu = process.cpuUsage(cpuBefore);
         const wall = nowNs() - wallBefore;
         const gcs = await gc.stop();
@@ -390,7 +408,7 @@ export const command: Subcommand = {
         }
       : undefined;
     const machine = describeMachine();
-    const settings = { rateHz, durationMs, repeats, spinUs: spinNs / 1e3, workUs };
+    const settings = { rateHz, durationMs, repeats, wakeLeadUs: wakeLeadNs / 1e3, spinUs: spinNs / 1e3, workUs };
     writeResult('timing', {
       settings,
       summary: summaryRows,
@@ -429,7 +447,8 @@ export const command: Subcommand = {
 
 \`engram bench timing --rate ${rateHz} --duration ${durationMs / 1000}s --repeats ${repeats}\`: ${machineLine(machine)}.
 Lateness = wake time minus tick deadline (µs), medians over ${repeats} repeat(s) of ${durationMs / 1000} s at ${rateHz} Hz,
-${workUs} µs stand-in cycle; spin window ${spinNs / 1e3} µs; CPU = process CPU over wall time; GC = minor/major
+${workUs} µs stand-in cycle; timer/worker wake the main thread ${wakeLeadNs / 1e3} µs early and spin the last ${spinNs / 1e3} µs
+(worker-spin spins all ${wakeLeadNs / 1e3} µs; worker-cycle waits in the worker and spins ${spinNs / 1e3} µs); CPU = process CPU over wall time; GC = minor/major
 collections per run; I/O p99 = main-thread handling delay of UDP datagrams sent every 2 ms by another thread.
 cyclictest ran in the same run at the same interval.
 

@@ -70,8 +70,10 @@ export const safetyConfigSchema = z.strictObject({
 export const timingConfigSchema = z.strictObject({
   /** how the loop waits for its next tick; see docs/runtime.md for the measurements behind it */
   strategy: z.enum(['worker', 'timer']).default('worker'),
-  /** the loop thread is woken this long before the tick and spins the rest (µs) */
-  spinUs: z.number().int().min(0).max(5000).default(300),
+  /** the loop thread is woken this long before the tick (µs) and waits out the rest */
+  wakeLeadUs: z.number().int().min(0).max(5000).default(300),
+  /** of which only this last stretch is a busy spin (µs; each clock read in a spin allocates) */
+  spinUs: z.number().int().min(0).max(5000).default(50),
 });
 
 export const metricsConfigSchema = z.strictObject({

@@ -12,7 +12,9 @@ import { createWaiter, type Waiter, type WaiterStrategy } from './timing.js';
 
 export interface RunnerOptions {
   strategy: WaiterStrategy;
-  /** spin window before each tick (ns) */
+  /** the loop thread is woken this long before each tick (ns) */
+  wakeLeadNs: number;
+  /** busy spin only for this last stretch (ns) */
   spinNs: number;
   /** stop on its own after this long (ns); undefined = until stop() */
   durationNs?: number;
@@ -37,7 +39,7 @@ export class LoopRunner {
     private readonly clock: Clock,
     private readonly options: RunnerOptions,
   ) {
-    this.waiter = createWaiter(options.strategy, clock, this.onDue, options.spinNs);
+    this.waiter = createWaiter(options.strategy, clock, this.onDue, options);
     this.guardNs = options.guardNs ?? 100_000;
   }
 

@@ -5,11 +5,16 @@
  * thread must return to its event loop, so it cannot block in Atomics.wait. Two waiters:
  *
  * - `worker` (the default): a worker thread keeps time with Atomics.wait (sub-ms timeouts) and
- *   posts a message to the main thread `spinNs` before the tick; the main thread, woken through its
- *   event loop, spins the last stretch on the clock. The main thread is idle in epoll (I/O flows)
- *   until then; CPU cost is about spinNs per period.
+ *   posts a message to the main thread `leadNs` before the tick (message delivery through the event
+ *   loop takes ~0.1 ms here, more under load). The main thread is idle in epoll (I/O flows) until
+ *   then; it finishes with a short Atomics.wait to `spinNs` before the tick and spins the rest.
  * - `timer`: setTimeout (ms granularity; libuv's cached clock fires up to ~1 ms either side) to
- *   about 1 ms + spinNs before the tick, then the same spin. Simpler, more spinning.
+ *   about 1 ms + leadNs before the tick, then the same finish. Simpler; blocks the main thread longer.
+ *
+ * Why the finish is Atomics.wait and only a short spin: reading process.hrtime.bigint() in a spin
+ * allocates a BigInt per read (measured: ~200-460 scavenges per second of spinning on Node 20), and
+ * the kernel's timer slack makes a pure wait ~50-100 µs late. A wait to ~50 µs before the tick, then
+ * a spin, keeps both small.
  *
  * bench/timing.ts measures these against the plain strategies (setTimeout alone, setImmediate
  * spin, a worker that runs the cycle itself); docs/runtime.md explains the choice.
@@ -29,14 +34,24 @@ export interface Waiter {
   close(): Promise<void>;
 }
 
-/** Spin until the clock reaches `dueNs` (process.hrtime.bigint() does not allocate in a spin). */
+/** Spin until the clock reaches `dueNs`. Each clock read allocates a BigInt: keep spins short. */
 export function spinUntil(clock: Clock, dueNs: number): void {
   while (clock.nowNs() < dueNs) {
     // spin
   }
 }
 
-/** setTimeout to about a millisecond before the spin window, then spin. */
+/** Never written: Atomics.wait on it is a sleep with sub-millisecond timeouts and no allocation. */
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+/** Block this thread until `spinNs` before `dueNs` (Atomics.wait), then spin to `dueNs`. */
+export function finishWait(clock: Clock, dueNs: number, spinNs: number): void {
+  const remainingMs = (dueNs - spinNs - clock.nowNs()) / 1e6;
+  if (remainingMs > 0) Atomics.wait(sleepCell, 0, 0, remainingMs);
+  spinUntil(clock, dueNs);
+}
+
+/** setTimeout to about a millisecond before the lead, then finishWait. */
 export class TimerWaiter implements Waiter {
   readonly name = 'timer';
   readonly leadNs: number;
@@ -44,21 +59,22 @@ export class TimerWaiter implements Waiter {
   private readonly fire = (): void => {
     const remaining = this.dueNs - this.clock.nowNs();
     if (remaining > this.leadNs) {
-      // libuv's cached ms clock fired early: wait again rather than spin for long.
+      // libuv's cached ms clock fired early: wait again rather than block for long.
       setTimeout(this.fire, Math.floor((remaining - this.leadNs) / 1e6));
       return;
     }
-    spinUntil(this.clock, this.dueNs);
+    finishWait(this.clock, this.dueNs, this.spinNs);
     this.onDue();
   };
 
   constructor(
     private readonly clock: Clock,
     private readonly onDue: () => void,
+    wakeLeadNs: number,
     readonly spinNs: number,
   ) {
-    // setTimeout may fire up to ~1 ms late against hrtime: wake that much earlier than the spin.
-    this.leadNs = spinNs + 1e6;
+    // setTimeout may fire up to ~1 ms late against hrtime: wake that much earlier.
+    this.leadNs = wakeLeadNs + 1e6;
   }
 
   schedule(dueNs: number): void {
@@ -96,8 +112,8 @@ for (;;) {
 `;
 
 /**
- * A worker keeps time with Atomics.wait and wakes the main thread by message `spinNs` before the
- * tick; the main thread spins the rest. Requires a clock on process.hrtime (the SystemClock).
+ * A worker keeps time with Atomics.wait and wakes the main thread by message `leadNs` before the
+ * tick; the main thread finishes with finishWait. Requires a clock on process.hrtime (SystemClock).
  */
 export class WorkerWaiter implements Waiter {
   readonly name = 'worker';
@@ -112,16 +128,17 @@ export class WorkerWaiter implements Waiter {
   constructor(
     private readonly clock: Clock,
     private readonly onDue: () => void,
+    wakeLeadNs: number,
     readonly spinNs: number,
   ) {
-    this.leadNs = spinNs;
+    this.leadNs = wakeLeadNs;
     const controlBuffer = new SharedArrayBuffer(SLOTS * 4);
     const dueBuffer = new SharedArrayBuffer(8);
     this.control = new Int32Array(controlBuffer);
     this.due = new Float64Array(dueBuffer);
     this.worker = new Worker(timekeeperSource, {
       eval: true,
-      workerData: { control: controlBuffer, due: dueBuffer, wakeEarlyNs: spinNs },
+      workerData: { control: controlBuffer, due: dueBuffer, wakeEarlyNs: wakeLeadNs },
     });
     this.worker.on('message', this.onMessage);
     this.worker.unref();
@@ -129,7 +146,7 @@ export class WorkerWaiter implements Waiter {
 
   private readonly onMessage = (request: number): void => {
     if (request !== this.request || this.closed) return; // a superseded schedule
-    spinUntil(this.clock, this.dueNs);
+    finishWait(this.clock, this.dueNs, this.spinNs);
     this.onDue();
   };
 
@@ -153,6 +170,15 @@ export class WorkerWaiter implements Waiter {
 
 export type WaiterStrategy = 'worker' | 'timer';
 
-export function createWaiter(strategy: WaiterStrategy, clock: Clock, onDue: () => void, spinNs: number): Waiter {
-  return strategy === 'worker' ? new WorkerWaiter(clock, onDue, spinNs) : new TimerWaiter(clock, onDue, spinNs);
+export interface WaiterTiming {
+  /** the loop thread is woken this long before the tick */
+  wakeLeadNs: number;
+  /** and spins only this last stretch (the rest is an Atomics.wait) */
+  spinNs: number;
+}
+
+export function createWaiter(strategy: WaiterStrategy, clock: Clock, onDue: () => void, timing: WaiterTiming): Waiter {
+  return strategy === 'worker'
+    ? new WorkerWaiter(clock, onDue, timing.wakeLeadNs, timing.spinNs)
+    : new TimerWaiter(clock, onDue, timing.wakeLeadNs, timing.spinNs);
 }
