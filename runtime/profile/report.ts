@@ -12,7 +12,7 @@ import type { ProfileData } from './recorder.js';
 import { stageNames } from './stages.js';
 import { type ProfileSummary, unaccountedNs } from './summary.js';
 
-const chartWidth = 860;
+const chartWidth = 880;
 const chartHeight = 220;
 /** points per time-series line; more adds bytes, not information, at this width */
 const maxBuckets = 1200;
@@ -32,7 +32,7 @@ const baseConfig = {
   font: 'DejaVu Sans, Arial, sans-serif',
   view: { stroke: '#ccc' },
   axis: { labelFontSize: 11, titleFontSize: 12 },
-  legend: { labelFontSize: 11, titleFontSize: 12 },
+  legend: { labelFontSize: 11, titleFontSize: 12, orient: 'top' as const },
 };
 
 function microseconds(values: Float64Array, count: number): { us: number }[] {
@@ -65,7 +65,7 @@ function cycleHistogram(data: ProfileData): TopLevelSpec {
       },
       {
         data: { values: [{ budget: meta.budgetNs / 1000, label: `budget ${(meta.budgetNs / 1000).toFixed(0)} µs` }] },
-        mark: { type: 'text', color: '#e45756', align: 'right', dx: -4, dy: 8, baseline: 'top' },
+        mark: { type: 'text', color: '#e45756', align: 'left', dx: 4, dy: 2, baseline: 'top' },
         encoding: { x: { field: 'budget', type: 'quantitative' }, y: { value: 0 }, text: { field: 'label' } },
       },
     ],
@@ -162,7 +162,7 @@ function stageBreakdown(summary: ProfileSummary): TopLevelSpec {
     encoding: {
       x: { field: 'stage', type: 'nominal', sort: [...order], title: 'stage', axis: { labelAngle: 0 } },
       xOffset: { field: 'stat', type: 'nominal' },
-      y: { field: 'us', type: 'quantitative', title: 'time (µs)' },
+      y: { field: 'us', type: 'quantitative', title: 'time (µs, symlog scale)', scale: { type: 'symlog' } },
       color: { field: 'stat', type: 'nominal', scale: { range: ['#4c78a8', '#f58518'] }, title: null },
       tooltip: [{ field: 'stage' }, { field: 'stat' }, { field: 'us', format: '.2f' }],
     },

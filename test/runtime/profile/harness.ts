@@ -158,7 +158,8 @@ export async function runHarnessSession(options: HarnessOptions): Promise<Harnes
   const { loop, controller } = harnessLoop(options, [recorder, ...(options.observers ?? [])]);
   const runner = new LoopRunner(loop, clock, {
     strategy: 'timer',
-    spinNs: 200_000,
+    wakeLeadNs: 300_000,
+    spinNs: 50_000,
     durationNs: options.durationMs * 1e6,
   });
   recorder.start();

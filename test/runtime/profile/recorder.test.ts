@@ -1,9 +1,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type CycleRecord, createCycleRecord } from '../../../runtime/contracts.js';
+import { MockClock } from '../../../runtime/clock.js';
+import { type CycleRecord, createAction, createCycleRecord, createFrame } from '../../../runtime/contracts.js';
 import { CycleTable } from '../../../runtime/profile/cycles.js';
 import { gcForcedFlag, gcKindName } from '../../../runtime/profile/gc.js';
-import type { ProfileData } from '../../../runtime/profile/recorder.js';
+import { describeHost } from '../../../runtime/profile/host.js';
+import { type ProfileData, ProfileRecorder } from '../../../runtime/profile/recorder.js';
 import { cycleStages } from '../../../runtime/profile/stages.js';
 import { summarize, summarySchema } from '../../../runtime/profile/summary.js';
 import { runHarnessSession } from './harness.js';
@@ -110,6 +112,34 @@ table('a full table counts dropped cycles instead of growing', () => {
   assert.is(cycles.dropped, 3);
   assert.equal(Array.from(cycles.stages.plan), [0, 10]);
   assert.is(cycles.cycle.length, 2);
+});
+
+table('cycleDone allocates nothing once warmed up', async () => {
+  const recorder = new ProfileRecorder(new MockClock(), await describeHost(), {
+    label: 'allocation',
+    periodNs: 1e6,
+    budgetNs: 8e5,
+    cycleCapacity: 220_000,
+  });
+  const record = createCycleRecord();
+  const frame = createFrame(8);
+  const action = createAction(2);
+  const run = (cycles: number) => {
+    for (let i = 0; i < cycles; i++) {
+      record.cycle = i;
+      record.planNs = i;
+      record.overrun = (i & 7) === 0;
+      recorder.cycleDone(record, frame, action);
+    }
+  };
+  run(100_000); // warm up until optimised (compiling allocates too)
+  global.gc?.();
+  const before = process.memoryUsage().heapUsed;
+  run(100_000);
+  const grown = process.memoryUsage().heapUsed - before;
+  // Even 8 bytes per cycle would be 800 KB over 100k cycles.
+  assert.ok(grown < 200_000, `heap grew ${grown} bytes over 100k cycles`);
+  assert.is(recorder.cycles.count, 200_000);
 });
 
 table.run();
