@@ -113,6 +113,22 @@ export class Brain implements Controller {
   /** frame id that ended the last stored transition: the next one links to it if it starts there */
   private lastStoredEndFrame = -1;
   /** this episode's most recent experiences (ring), backed up newest first on every maintain */
+  /**
+   * Experiences stored while the normaliser still moved keep their raw context and outcome here;
+   * once it freezes, maintain re-encodes them with the final statistics (a bounded batch per call)
+   * so early and late contexts are comparable.
+   */
+  private readonly warmupSlots: Int32Array;
+  private readonly warmupGeneration: Uint32Array;
+  private readonly warmupRaw: Float32Array;
+  private readonly warmupRawOutcome: Float32Array;
+  private warmupCount = 0;
+  /** whether cur / prev were encoded with the frozen (final) statistics */
+  private finalStatsCur = false;
+  private finalStatsPrev = false;
+  private warmupCursor = 0;
+  private readonly rawCur: Float32Array;
+  private readonly rawPrev: Float32Array;
   private readonly recent: Int32Array;
   private readonly recentGeneration: Uint32Array;
   private recentCount = 0;
@@ -185,6 +201,13 @@ export class Brain implements Controller {
     this.lookupDistPrev = new Float32Array(this.k);
     this.lookupGenCur = new Uint32Array(this.k);
     this.lookupGenPrev = new Uint32Array(this.k);
+    const warmup = config.normaliser.warmupSteps;
+    this.warmupSlots = new Int32Array(warmup);
+    this.warmupGeneration = new Uint32Array(warmup);
+    this.warmupRaw = new Float32Array(warmup * dim);
+    this.warmupRawOutcome = new Float32Array(warmup * dim);
+    this.rawCur = new Float32Array(dim);
+    this.rawPrev = new Float32Array(dim);
     this.recent = new Int32Array(Math.max(1, planner.recentBackups));
     this.recentGeneration = new Uint32Array(this.recent.length);
     this.refreshLookupPath();
@@ -215,8 +238,14 @@ export class Brain implements Controller {
     this.index.atCycleBoundary();
     if (this.transitionPending) this.counters.transitionsSkipped++;
     this.swapBuffers();
+    for (let i = 0; i < dim; i++) {
+      this.rawPrev[i] = this.rawCur[i]!;
+      this.rawCur[i] = observation[i]!;
+    }
     this.normaliser.observe(observation);
     this.normaliser.normalise(observation, this.ctxCur);
+    this.finalStatsPrev = this.finalStatsCur;
+    this.finalStatsCur = this.normaliser.frozen;
     this.rewardCur = frame.reward;
     this.prevFrameId = this.frameId;
     this.frameId++;
@@ -280,6 +309,7 @@ export class Brain implements Controller {
       this.transitionPending = false;
       this.storeTransition();
     }
+    if (this.normaliser.frozen && this.warmupCursor < this.warmupCount) this.reencodeWarmup(64);
     this.effectiveCap = this.pressure.check(this.effectiveCap, this.store.size());
     const perCycle = this.config.memory.evictionsPerCycle;
     for (let e = 0; e < perCycle && this.store.size() > this.effectiveCap; e++) {
@@ -311,7 +341,12 @@ export class Brain implements Controller {
    * next observation and returns the confidence in [0, 1), or -1 for bad input. For tests and
    * tools; does one lookup, not part of the per-cycle budget.
    */
-  predictOutcome(observation: Float32Array, action: Float32Array, outNext: Float32Array): number {
+  predictOutcome(
+    observation: Float32Array,
+    action: Float32Array,
+    outNext: Float32Array,
+    model: 'kernel' | 'local-linear' = 'kernel',
+  ): number {
     const dim = this.observationSize;
     if (observation.length !== dim || action.length !== this.actionSize || outNext.length !== dim) return -1;
     for (let i = 0; i < dim; i++) if (!Number.isFinite(observation[i]!)) return -1;
@@ -324,10 +359,28 @@ export class Brain implements Controller {
     const savedBandwidth = this.model.stateBandwidth;
     this.model.adaptBandwidth(distances, count, this.stateKernel);
     this.model.predict(ctx, slots, count, distances, action, 0);
+    if (model === 'local-linear') {
+      this.local.fit(ctx, slots, distances, count, this.model.stateBandwidth);
+      this.local.predict(ctx, action, 0);
+      this.normaliser.denormaliseDelta(this.local.delta, outNext);
+    } else {
+      this.normaliser.denormaliseDelta(this.model.delta, outNext);
+    }
     this.model.stateBandwidth = savedBandwidth;
-    this.normaliser.denormaliseDelta(this.model.delta, outNext);
     for (let i = 0; i < dim; i++) outNext[i] = observation[i]! + outNext[i]!;
     return this.model.confidence;
+  }
+
+  /**
+   * Tells the brain which action was actually applied after its last step (a safety filter clamped
+   * it, or a teacher overrode it), so the stored experience holds what really happened. Call
+   * between step and maintain; a wrong length or non-finite value is refused (returns false).
+   */
+  recordAppliedAction(applied: Float32Array): boolean {
+    if (applied.length !== this.actionSize) return false;
+    for (let i = 0; i < this.actionSize; i++) if (!Number.isFinite(applied[i]!)) return false;
+    for (let i = 0; i < this.actionSize; i++) this.actionCur[i] = applied[i]!;
+    return true;
   }
 
   /** Live experiences in memory. */
@@ -444,6 +497,15 @@ export class Brain implements Controller {
 
     this.index.upsert(slot, this.ctxPrev);
     this.counters.stored++;
+    if (!(this.finalStatsPrev && this.finalStatsCur) && this.warmupCount < this.warmupSlots.length) {
+      const w = this.warmupCount++;
+      this.warmupSlots[w] = slot;
+      this.warmupGeneration[w] = store.generation[slot]!;
+      for (let i = 0; i < dim; i++) {
+        this.warmupRaw[w * dim + i] = this.rawPrev[i]!;
+        this.warmupRawOutcome[w * dim + i] = this.rawCur[i]! - this.rawPrev[i]!;
+      }
+    }
 
     // Successor link and backup for the experience that ended where this one starts.
     const previous = this.lastStoredSlot;
@@ -466,6 +528,26 @@ export class Brain implements Controller {
     this.recentGeneration[this.recentHead] = store.generation[slot]!;
     this.recentHead = (this.recentHead + 1) % this.recent.length;
     if (this.recentCount < this.recent.length) this.recentCount++;
+  }
+
+  /** Re-encodes up to `batch` warm-up experiences with the frozen statistics (and re-indexes them). */
+  private reencodeWarmup(batch: number): void {
+    const store = this.store;
+    const dim = store.contextDim;
+    const mean = this.normaliser.mean;
+    const invStd = this.normaliser.invStd;
+    const end = Math.min(this.warmupCount, this.warmupCursor + batch);
+    for (let w = this.warmupCursor; w < end; w++) {
+      const slot = this.warmupSlots[w]!;
+      if (store.alive[slot] !== 1 || store.generation[slot] !== this.warmupGeneration[w]) continue;
+      const base = slot * dim;
+      for (let i = 0; i < dim; i++) {
+        store.context[base + i] = (this.warmupRaw[w * dim + i]! - mean[i]!) * invStd[i]!;
+        store.outcome[base + i] = this.warmupRawOutcome[w * dim + i]! * invStd[i]!;
+      }
+      this.index.upsert(slot, store.context.subarray(base, base + dim));
+    }
+    this.warmupCursor = end;
   }
 
   /** Drops lookup results whose slot was evicted (or reused) since the lookup; returns the live count. */

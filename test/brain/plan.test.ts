@@ -1,0 +1,89 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Status } from '../../runtime/contracts.js';
+import { lcg, setObservation, testBrain } from './helpers.js';
+
+const plan = suite('planner');
+
+async function warmBrain(candidates: number) {
+  const setup = await testBrain({ planner: { candidates, horizon: 4 }, normaliser: { warmupSteps: 50 } }, 3, 2);
+  const random = lcg(5);
+  for (let t = 0; t < 300; t++) {
+    setObservation(setup.frame, [random(), random(), random()], random(), t % 100 === 0);
+    setup.brain.step(setup.frame, Number.POSITIVE_INFINITY, setup.action, setup.times);
+    setup.brain.maintain(Number.POSITIVE_INFINITY);
+  }
+  return setup;
+}
+
+plan('honours its deadline under a mock clock: stops between candidates and returns the best so far', async () => {
+  const { brain, clock, frame, action, times } = await warmBrain(64);
+  // Every clock read moves time by 10 µs; the deadline is 100 µs after the step starts.
+  clock.autoAdvanceNs = 10_000;
+  const start = clock.peek();
+  action.fill(Number.NaN);
+  const status = brain.step(frame, start + 100_000, action, times);
+  assert.is(status, Status.deadline);
+  assert.ok(brain.planner.scored >= 1 && brain.planner.scored < 64, `scored ${brain.planner.scored}`);
+  // Anytime: the planner never starts a candidate after the deadline, so at most one clock tick late.
+  assert.ok(clock.peek() - start <= 100_000 + 2 * 10_000 + 5 * 10_000, `took ${clock.peek() - start} ns`);
+  for (const value of action) assert.ok(value >= -1 && value <= 1, `action ${value}`);
+  assert.is(brain.counters.deadlineHits, 1);
+});
+
+plan('with time to spare it scores every candidate and reports ok', async () => {
+  const { brain, frame, action, times } = await warmBrain(16);
+  const status = brain.step(frame, Number.POSITIVE_INFINITY, action, times);
+  assert.is(status, Status.ok);
+  assert.is(brain.planner.scored, 16);
+});
+
+plan('a deadline already past still yields one scored candidate and an in-range action', async () => {
+  const { brain, frame, action, times } = await warmBrain(16);
+  action.fill(Number.NaN);
+  const status = brain.step(frame, 0, action, times);
+  assert.is(status, Status.deadline);
+  assert.is(brain.planner.scored, 1);
+  for (const value of action) assert.ok(Number.isFinite(value));
+});
+
+plan('setEffort lowers candidates and horizon, clamped to the configured maxima', async () => {
+  const { brain, frame, action, times } = await warmBrain(16);
+  brain.setEffort({ candidates: 4, horizon: 1, ef: 16 });
+  brain.step(frame, Number.POSITIVE_INFINITY, action, times);
+  assert.is(brain.planner.scored, 4);
+  brain.setEffort({ candidates: 1000, horizon: 1000, ef: 16 });
+  brain.step(frame, Number.POSITIVE_INFINITY, action, times);
+  assert.is(brain.planner.scored, 16);
+});
+
+plan('prefers the action a known linear system rewards (planning uses the model, not chance)', async () => {
+  // x' = x + 0.1 u, reward = -|x' - 0.5|: from x = 0 the right action is positive.
+  const { brain, frame, action, times } = await testBrain(
+    { planner: { candidates: 32, horizon: 3 }, normaliser: { warmupSteps: 0 } },
+    1,
+    1,
+  );
+  const random = lcg(21);
+  let x = 0;
+  for (let t = 0; t < 3000; t++) {
+    if (t % 20 === 0) x = random() * 2 - 1;
+    setObservation(frame, [x], -Math.abs(x - 0.5), t % 20 === 0);
+    brain.step(frame, Number.POSITIVE_INFINITY, action, times);
+    const u = random() * 2 - 1;
+    action[0] = u;
+    brain.recordAppliedAction(action);
+    brain.maintain(Number.POSITIVE_INFINITY);
+    x += 0.1 * u;
+  }
+  brain.setExploration(false);
+  let positive = 0;
+  for (const start of [-0.5, -0.2, 0, 0.2]) {
+    setObservation(frame, [start], 0, true);
+    brain.step(frame, Number.POSITIVE_INFINITY, action, times);
+    if (action[0]! > 0.2) positive++;
+  }
+  assert.is(positive, 4);
+});
+
+plan.run();
