@@ -10,6 +10,8 @@ import { type Logger, RateLimitedLog } from './log.js';
 import type { Loop } from './loop.js';
 import type { MemoryStats } from './metrics.js';
 
+const summaryCheckNs = 1e9;
+
 export interface StatusSnapshot {
   rateHz: number;
   targetHz: number;
@@ -60,6 +62,7 @@ export class LoopStatus implements CycleObserver {
   private filled = 0;
   private next = 0;
   private lastReportNs = 0;
+  private lastSummaryNs = 0;
   private lastCycles = 0;
   private readonly summaries: CountedSummary[];
   /** the latest figures (also what --json prints at the end) */
@@ -144,9 +147,20 @@ export class LoopStatus implements CycleObserver {
 
   flush(_untilNs: number): void {
     const now = this.clock.nowNs();
-    if (this.options.intervalNs <= 0 || now - this.lastReportNs < this.options.intervalNs) return;
+    if (now - this.lastSummaryNs >= summaryCheckNs) {
+      // Counters are read once a second; each summary still logs at most once per its interval.
+      this.lastSummaryNs = now;
+      for (const summary of this.summaries) summary.flush(now);
+    }
+    if (this.options.intervalNs <= 0) return;
+    if (this.lastReportNs === 0) {
+      // The first window starts at the first slack: rates over a handful of cycles mislead.
+      this.lastReportNs = now;
+      this.lastCycles = this.loop.counters.cycles;
+      return;
+    }
+    if (now - this.lastReportNs < this.options.intervalNs) return;
     const s = this.update(now);
-    for (const summary of this.summaries) summary.flush(now);
     if (this.options.tty) {
       this.options.tty.write(`\r\x1b[K${formatStatus(s)}`);
     } else {

@@ -1,3 +1,274 @@
-import { notYetBuilt } from './args.js';
+/**
+ * `engram run --config <file>`: the composition root for a robot or a simulator. Loads and
+ * validates the YAML config, builds the driver (lazily: a missing optional transport only affects
+ * configs that use it), the brain and the loop, serves metrics if asked, shows a live status, and
+ * shuts down gracefully on SIGINT/SIGTERM (finish the cycle, publish the safe action, flush logs,
+ * stop the driver; a second signal exits at once).
+ */
+import type { BrainConfig } from '../../brain/config.js';
+import { systemClock } from '../clock.js';
+import { ConfigError, loadRuntimeConfig, type RuntimeConfig } from '../config.js';
+import type { Clock, Controller, CycleObserver, Driver, EventLog } from '../contracts.js';
+import { createLogger, type Logger } from '../log.js';
+import { Loop } from '../loop.js';
+import { LoopRunner, type StopReason } from '../loop-runner.js';
+import { channelSpecs, loopSettingsFromConfig, observationSize, safetyFilterFromConfig } from '../loop-settings.js';
+import { LoopMetrics, type MemoryStats, serveMetrics } from '../metrics.js';
+import { onShutdownSignals } from '../shutdown.js';
+import { LoopStatus, type StatusSnapshot } from '../status.js';
+import { durationFlag, parseCommandArgs, printJsonLast, type Subcommand } from './args.js';
 
-export const command = notYetBuilt('run', 4, 'run the loop with a config');
+const help = `usage: engram run --config <file> [--duration D] [--no-status] [--json]
+
+Runs the fixed-rate loop with the driver, brain and safety limits the config describes
+(configs/*.yaml). Stops after --duration (e.g. 30s, 2m) or on SIGINT/SIGTERM: the current cycle
+finishes, the safe action is published, logs are flushed and the driver stops. A second signal
+exits at once.
+
+  --config FILE   YAML runtime config (required)
+  --duration D    stop after this long (default: run until a signal)
+  --no-status     no live status (terminal) or periodic status lines
+  --json          print one JSON summary object as the last line of stdout`;
+
+/** What a brain built for the loop offers besides the Controller contract. */
+export interface BuiltController {
+  controller: Controller;
+  memory: MemoryStats | undefined;
+  dispose(): void;
+}
+
+/** The brain from the config's brain section, over the config's observation and action sizes. */
+export async function createControllerFromConfig(
+  config: RuntimeConfig,
+  clock: Clock,
+  log: EventLog,
+): Promise<BuiltController> {
+  const { createBrain } = await import('../../brain/create.js');
+  const brainConfig: BrainConfig = config.brain;
+  const brain = await createBrain(brainConfig, {
+    observationSize: observationSize(config),
+    actionSize: config.action.size,
+    clock,
+    log,
+  });
+  return {
+    controller: brain,
+    memory: { experiences: () => brain.size(), evictions: () => brain.counters.evictions },
+    dispose: () => brain.dispose(),
+  };
+}
+
+type DriverFactory = (options: {
+  config: unknown;
+  channels: ReturnType<typeof channelSpecs>;
+  actionSize: number;
+  clock: Clock;
+  log: EventLog;
+}) => Driver | Promise<Driver>;
+
+/** Imports a driver module that may not exist in this build, and finds its factory. */
+async function importDriverFactory(path: string, names: string[], kind: string): Promise<DriverFactory> {
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(path)) as Record<string, unknown>;
+  } catch (error) {
+    throw new Error(`driver '${kind}' is unavailable: ${(error as Error).message}`);
+  }
+  for (const name of names) {
+    const factory = module[name];
+    if (typeof factory === 'function') return factory as DriverFactory;
+  }
+  throw new Error(`driver '${kind}': ${path} exports none of ${names.join(', ')}`);
+}
+
+export async function createDriverFromConfig(config: RuntimeConfig, clock: Clock, log: EventLog): Promise<Driver> {
+  const options = {
+    config: config.driver,
+    channels: channelSpecs(config),
+    actionSize: config.action.size,
+    clock,
+    log,
+  };
+  const driver = config.driver;
+  switch (driver.kind) {
+    case 'zmq': {
+      const { createZmqDriver } = await import('../../drivers/zmq/driver.js');
+      return createZmqDriver({ ...options, config: driver });
+    }
+    case 'ros2': {
+      const factory = await importDriverFactory('../../drivers/ros2/driver.js', ['createRos2Driver'], 'ros2');
+      return factory(options);
+    }
+    case 'sim': {
+      const path = driver.transport === 'zmq' ? '../../drivers/sim/zmq.js' : '../../drivers/sim/inprocess.js';
+      const factory = await importDriverFactory(
+        path,
+        ['createSimDriver', 'createInProcessSimDriver', 'createInprocessSimDriver'],
+        'sim',
+      );
+      return factory(options);
+    }
+  }
+}
+
+export interface RunOptions {
+  durationMs?: number;
+  showStatus: boolean;
+  /** extra observers (profiler, flight recorder) */
+  observers?: CycleObserver[];
+  logger?: Logger;
+  /** handle SIGINT/SIGTERM (off in tests that run several loops in one process) */
+  handleSignals?: boolean;
+}
+
+export interface RunSummary {
+  name: string;
+  stopReason: StopReason;
+  signal: string | null;
+  rateHz: number;
+  achievedRateHz: number;
+  cycles: number;
+  skippedTicks: number;
+  overruns: number;
+  deadlineMisses: number;
+  heldActions: number;
+  safeActions: number;
+  rejectedFrames: number;
+  maintenanceOverruns: number;
+  effortLevel: number;
+  status: StatusSnapshot;
+  driver: ReturnType<Driver['counters']>;
+  metricsUrl: string | null;
+}
+
+/** Builds everything from a validated config, runs until the duration or a signal, shuts down. */
+export async function runConfig(config: RuntimeConfig, options: RunOptions): Promise<RunSummary> {
+  const clock = systemClock;
+  const logger = options.logger ?? createLogger({ level: config.log.level, pretty: config.log.pretty });
+  const built = await createControllerFromConfig(config, clock, logger);
+  const controller = built.controller;
+  const driver = await createDriverFromConfig(config, clock, logger);
+  const observers: CycleObserver[] = [...(options.observers ?? [])];
+  const settings = loopSettingsFromConfig(config);
+  // The loop is built once the observers exist; they read it lazily through this holder.
+  let metrics: LoopMetrics | undefined;
+  let metricsUrl: string | null = null;
+  let server: Awaited<ReturnType<typeof serveMetrics>>['server'] | undefined;
+  const loop = new Loop(clock, driver, controller, safetyFilterFromConfig(config), settings, observers);
+  const statusIntervalNs = options.showStatus ? config.log.statusIntervalMs * 1e6 : 0;
+  const status = new LoopStatus(loop, clock, logger, built.memory, {
+    intervalNs: statusIntervalNs,
+    summaryIntervalNs: config.log.summaryIntervalMs * 1e6,
+    tty: options.showStatus && process.stderr.isTTY ? process.stderr : undefined,
+  });
+  observers.push(status);
+  if (config.metrics.enabled) {
+    metrics = new LoopMetrics(loop, clock, built.memory);
+    observers.push(metrics);
+    const served = await serveMetrics(metrics, config.metrics.host, config.metrics.port);
+    server = served.server;
+    metricsUrl = served.url;
+    logger.info({ url: metricsUrl }, 'metrics endpoint');
+  }
+
+  const runner = new LoopRunner(loop, clock, {
+    strategy: config.timing.strategy,
+    wakeLeadNs: config.timing.wakeLeadUs * 1e3,
+    spinNs: config.timing.spinUs * 1e3,
+    durationNs: options.durationMs === undefined ? undefined : options.durationMs * 1e6,
+  });
+  const shutdown =
+    options.handleSignals === false
+      ? undefined
+      : onShutdownSignals((signal) => {
+          logger.info({ signal }, 'stopping after this cycle (send again to exit at once)');
+          runner.stop();
+        });
+  let stopReason: StopReason = 'requested';
+  try {
+    await driver.start();
+    controller.setExploration(true);
+    logger.info(
+      {
+        config: config.name,
+        rateHz: config.rateHz,
+        driver: driver.name,
+        timing: config.timing,
+        budgetMs: config.budget.cycleMs,
+      },
+      'loop starting',
+    );
+    stopReason = await runner.run();
+  } finally {
+    // Shutdown: the safe action goes out before the driver closes.
+    loop.publishSafe();
+    status.close();
+    metrics?.close();
+    if (server) await new Promise<void>((resolve) => server?.close(() => resolve()));
+    await driver.stop();
+    built.dispose();
+    shutdown?.dispose();
+  }
+  const c = loop.counters;
+  const summary: RunSummary = {
+    name: config.name,
+    stopReason,
+    signal: shutdown?.signal ?? null,
+    rateHz: config.rateHz,
+    achievedRateHz: loop.achievedRateHz(),
+    cycles: c.cycles,
+    skippedTicks: c.skippedTicks,
+    overruns: c.overruns,
+    deadlineMisses: c.deadlineMisses,
+    heldActions: c.heldActions,
+    safeActions: c.safeActions,
+    rejectedFrames: c.rejectedFrames + driver.counters().framesRejected,
+    maintenanceOverruns: c.maintenanceOverruns,
+    effortLevel: loop.ladder.level,
+    status: status.update(clock.nowNs()),
+    driver: driver.counters(),
+    metricsUrl,
+  };
+  logger.info(summary, 'loop stopped');
+  logger.flush();
+  return summary;
+}
+
+export const command: Subcommand = {
+  name: 'run',
+  summary: 'run the loop with a config (drivers, brain, safety)',
+  help,
+  async run(argv) {
+    const args = parseCommandArgs(
+      argv,
+      {
+        config: { type: 'string' },
+        duration: { type: 'string' },
+        'no-status': { type: 'boolean' },
+        json: { type: 'boolean' },
+      },
+      help,
+    );
+    if (!args) return 0;
+    const file = args.values.config;
+    if (file === undefined) {
+      process.stderr.write('engram run: --config <file> is required (see configs/)\n');
+      return 2;
+    }
+    const durationMs =
+      args.values.duration === undefined ? undefined : durationFlag(args.values.duration, 'duration', 0);
+    let config: RuntimeConfig;
+    try {
+      config = loadRuntimeConfig(file);
+    } catch (error) {
+      if (error instanceof ConfigError) {
+        process.stderr.write(`engram run: invalid config ${error.message}\n`);
+        return 2;
+      }
+      throw error;
+    }
+    const summary = await runConfig(config, { durationMs, showStatus: args.values['no-status'] !== true });
+    if (args.values.json) printJsonLast(summary);
+    return 0;
+  },
+};
