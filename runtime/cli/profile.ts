@@ -5,9 +5,13 @@
  *   engram profile compare <a> <b> [--max-regression 10%] [--noise-floor-us 1] [--json]
  */
 import { join, resolve } from 'node:path';
+import { systemClock } from '../clock.js';
 import { compareSummaries, formatComparison, parsePercent } from '../profile/compare.js';
+import { cycleCapacityFor } from '../profile/cycles.js';
+import { describeHost } from '../profile/host.js';
+import { ProfileRecorder } from '../profile/recorder.js';
 import { ProfileInputError, readSummary } from '../profile/summary.js';
-import type { WrittenProfile } from '../profile/write.js';
+import { type WrittenProfile, writeProfile } from '../profile/write.js';
 import { durationFlag, numberFlag, parseCommandArgs, printJsonLast, type Subcommand, UsageError } from './args.js';
 
 const recordHelp = `usage: engram profile --config <file> [--duration 10s] [--out <dir>] [--json]
@@ -106,9 +110,46 @@ interface RecordOptions {
   out: string;
 }
 
-/** Runs the configured setup with the profiler attached and writes the profile. */
-async function recordProfile(_options: RecordOptions): Promise<WrittenProfile> {
-  throw new Error('recording needs the run composition (runtime/cli/run.ts), not there yet');
+interface Recorded {
+  written: WrittenProfile;
+  /** cycles the loop itself counted, to check against the profile's rows */
+  loopCycles: number;
+}
+
+/**
+ * Runs the configured setup through `engram run`'s composition (runConfig) with the profiler as
+ * one more cycle observer, then writes the profile. Throws ConfigError for a bad config.
+ */
+export async function recordProfile(options: RecordOptions): Promise<Recorded> {
+  const { loadRuntimeConfig } = await import('../config.js');
+  const config = loadRuntimeConfig(options.configPath);
+  const { runConfig } = await import('./run.js');
+  const periodNs = 1e9 / config.rateHz;
+  const recorder = new ProfileRecorder(systemClock, await describeHost(), {
+    label: `${config.name} (${options.configPath})`,
+    periodNs,
+    budgetNs: config.budget.cycleMs * 1e6,
+    cycleCapacity: cycleCapacityFor(options.durationMs, periodNs),
+  });
+  recorder.start();
+  let loopCycles = 0;
+  let failure: unknown;
+  try {
+    const run = await runConfig(config, { durationMs: options.durationMs, showStatus: false, observers: [recorder] });
+    loopCycles = run.cycles;
+  } catch (error) {
+    failure = error;
+  }
+  const data = await recorder.finish();
+  if (failure !== undefined) {
+    // A run cut short by an error still leaves a profile of the cycles it ran.
+    if (data.cycles.count > 0) {
+      await writeProfile(data, options.out);
+      process.stderr.write(`engram profile: partial profile of ${data.cycles.count} cycles in ${options.out}\n`);
+    }
+    throw failure;
+  }
+  return { written: await writeProfile(data, options.out), loopCycles };
 }
 
 async function record(argv: string[]): Promise<number> {
@@ -128,8 +169,25 @@ async function record(argv: string[]): Promise<number> {
   const durationMs = durationFlag(parsed.values.duration, 'duration', 10_000);
   if (!(durationMs > 0)) throw new UsageError('--duration must be positive');
   const out = parsed.values.out ?? join('runs', `profile-${new Date().toISOString().replace(/[:.]/g, '-')}`);
-  const result = await recordProfile({ configPath, durationMs, out });
+  let recorded: Recorded;
+  try {
+    recorded = await recordProfile({ configPath, durationMs, out });
+  } catch (error) {
+    const { ConfigError } = await import('../config.js');
+    if (error instanceof ConfigError) {
+      process.stderr.write(`engram profile: ${error.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`engram profile: the run failed: ${(error as Error).message}\n`);
+    return 1;
+  }
+  const result = recorded.written;
   const s = result.summary;
+  if (s.cycles.recorded + s.cycles.dropped !== recorded.loopCycles) {
+    process.stderr.write(
+      `engram profile: the loop ran ${recorded.loopCycles} cycles but the profile saw ${s.cycles.recorded + s.cycles.dropped}\n`,
+    );
+  }
   const us = (ns: number) => (ns / 1000).toFixed(1);
   process.stdout.write(
     `profiled ${s.label} for ${s.durationS.toFixed(1)} s: ${s.cycles.recorded} cycles at ${s.cycles.achievedHz.toFixed(1)} Hz, ` +
@@ -143,6 +201,8 @@ async function record(argv: string[]): Promise<number> {
       report: resolve(result.report),
       summary: resolve(result.summaryPath),
       cycles: s.cycles.recorded,
+      droppedCycles: s.cycles.dropped,
+      loopCycles: recorded.loopCycles,
       overruns: s.cycles.overruns,
       achievedHz: s.cycles.achievedHz,
       cycleP50Ns: s.cycleNs.p50,

@@ -3,7 +3,9 @@
  * preallocated columns. V8 delivers entries asynchronously on the event loop (never inside a
  * cycle); their times are moved onto the loop's clock with an offset measured once at start.
  */
+
 import { constants, type PerformanceEntry, PerformanceObserver, performance } from 'node:perf_hooks';
+import { keepRowsBetween } from './columns.js';
 
 /** detail.kind values, from node:perf_hooks constants (in Node 20: minor 1, major 4, incremental 8, weakcb 16). */
 export const gcKindNames: Readonly<Record<number, string>> = {
@@ -49,6 +51,17 @@ export class GcTable {
     this.flags[i] = flags;
     this.count = i + 1;
   }
+
+  /** Keeps the GCs that started within [fromNs, toNs]. */
+  keepBetween(fromNs: number, toNs: number): void {
+    this.count = keepRowsBetween(
+      this.count,
+      this.startNs,
+      [this.startNs, this.durationNs, this.kind, this.flags],
+      fromNs,
+      toNs,
+    );
+  }
 }
 
 /**
@@ -86,16 +99,13 @@ export class GcRecorder {
   }
 
   /**
-   * Stops after the entries V8 has queued are delivered (they arrive on a later tick), keeping
-   * only GCs that started by `endNs` (the wait itself may collect).
+   * Stops after the entries V8 has queued are delivered (they arrive on a later tick).
    */
-  async stop(endNs: number): Promise<void> {
+  async stop(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 20));
     const pending = this.observer.takeRecords();
     for (const entry of pending) this.record(entry);
     this.observer.disconnect();
-    const table = this.table;
-    while (table.count > 0 && table.startNs[table.count - 1]! > endNs) table.count--;
   }
 }
 

@@ -103,19 +103,30 @@ export class ProfileRecorder implements CycleObserver {
     if (now < untilNs) this.sampler.poll(now);
   }
 
-  /** Stops observing and returns the session. */
+  /**
+   * Stops observing and returns the session. The session spans the loop's cycles: from the first
+   * cycle's due time to one period after the last wake (or start to now when no cycle ran).
+   * GC events and samples outside it (start-up of the brain and drivers, shutdown) are dropped.
+   */
   async finish(): Promise<ProfileData> {
     if (this.state !== 'recording') throw new Error(`ProfileRecorder.finish: recorder is ${this.state}`);
     this.state = 'finished';
     this.takePreviousMaintenance();
-    const endNs = this.clock.nowNs();
-    const [loopDelay] = await Promise.all([this.sampler.stop(), this.gc.stop(endNs)]);
+    const stoppedNs = this.clock.nowNs();
+    const [loopDelay] = await Promise.all([this.sampler.stop(), this.gc.stop()]);
+    const cycles = this.cycles;
+    const last = cycles.count - 1;
+    const startNs = last >= 0 ? Math.min(cycles.dueNs[0]!, cycles.wokeNs[0]!) : this.startNs;
+    const endNs = last >= 0 ? cycles.wokeNs[last]! + Math.max(this.options.periodNs, cycles.cycleNs[last]!) : stoppedNs;
+    this.gc.table.keepBetween(startNs, endNs);
+    this.sampler.process.keepBetween(startNs, endNs);
+    this.sampler.machine.keepBetween(startNs, endNs);
     return {
       meta: {
         label: this.options.label,
         periodNs: this.options.periodNs,
         budgetNs: this.options.budgetNs,
-        startNs: this.startNs,
+        startNs,
         endNs,
         startedAt: this.startedAt,
       },

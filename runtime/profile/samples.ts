@@ -6,6 +6,7 @@
  */
 import { type ELDHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import si from 'systeminformation';
+import { keepRowsBetween } from './columns.js';
 
 export class ProcessSampleTable {
   count = 0;
@@ -27,6 +28,19 @@ export class ProcessSampleTable {
     this.loopDelayMeanNs = new Float64Array(capacity);
     this.loopDelayMaxNs = new Float64Array(capacity);
   }
+
+  keepBetween(fromNs: number, toNs: number): void {
+    const columns = [
+      this.tNs,
+      this.heapUsedBytes,
+      this.heapTotalBytes,
+      this.rssBytes,
+      this.externalBytes,
+      this.loopDelayMeanNs,
+      this.loopDelayMaxNs,
+    ];
+    this.count = keepRowsBetween(this.count, this.tNs, columns, fromNs, toNs);
+  }
 }
 
 export class MachineSampleTable {
@@ -42,6 +56,11 @@ export class MachineSampleTable {
     this.cpuLoadPercent = new Float64Array(capacity);
     this.memUsedBytes = new Float64Array(capacity);
     this.memAvailableBytes = new Float64Array(capacity);
+  }
+
+  keepBetween(fromNs: number, toNs: number): void {
+    const columns = [this.tNs, this.cpuLoadPercent, this.memUsedBytes, this.memAvailableBytes];
+    this.count = keepRowsBetween(this.count, this.tNs, columns, fromNs, toNs);
   }
 }
 
@@ -116,7 +135,8 @@ export class Sampler {
 
   async stop(): Promise<LoopDelaySummary> {
     if (this.timer) clearInterval(this.timer);
-    this.poll(this.nowNs() + this.processIntervalNs);
+    this.lastProcessNs = Number.NEGATIVE_INFINITY; // one last process sample, now
+    this.poll(this.nowNs());
     await this.machineInFlight;
     this.loopDelay.disable();
     this.loopDelayAll.disable();
