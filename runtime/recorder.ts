@@ -92,6 +92,8 @@ export class FlightRecorder implements CycleObserver {
   /** cycles encoded into the write buffer but not yet written */
   private bufferedCycles = 0;
   private paused = false;
+  /** a retry after a failed write is under way: its failure is counted, not logged again */
+  private retrying = false;
   private retryAtNs = 0;
   private closed = false;
 
@@ -175,10 +177,7 @@ export class FlightRecorder implements CycleObserver {
     if (this.paused) {
       if (this.clock.nowNs() < this.retryAtNs) return;
       this.paused = false;
-      this.log.info(
-        { directory: this.directory, droppedWhilePaused: this.counters.droppedPaused },
-        'recording resumes in a new segment',
-      );
+      this.retrying = true;
     }
     while (this.pending > 0 && this.clock.nowNs() < untilNs) {
       if (this.fd < 0 && !this.openSegment()) return;
@@ -272,6 +271,13 @@ export class FlightRecorder implements CycleObserver {
       meta: this.meta,
     };
     if (!this.appendFrame(this.packr.pack(header)) || !this.writeBuffered()) return false;
+    if (this.retrying) {
+      this.retrying = false;
+      this.log.info(
+        { file: this.segmentPath, droppedWhilePaused: this.counters.droppedPaused },
+        'recording resumed in a new segment',
+      );
+    }
     this.deleteOldSegments();
     return true;
   }
@@ -312,6 +318,14 @@ export class FlightRecorder implements CycleObserver {
         // nothing more to do with this descriptor
       }
       this.fd = -1;
+      // a segment that never got its header written is no segment: leave no empty file behind
+      if (this.segmentBytes === 0) {
+        try {
+          unlinkSync(this.segmentPath);
+        } catch {
+          // already gone
+        }
+      }
     }
     this.counters.droppedPaused += this.pending + this.bufferedCycles;
     this.pending = 0;
@@ -319,6 +333,10 @@ export class FlightRecorder implements CycleObserver {
     this.bufferedCycles = 0;
     this.paused = true;
     this.retryAtNs = this.clock.nowNs() + this.retryAfterNs;
+    if (this.retrying) {
+      this.retrying = false;
+      return; // still failing: counted in writeErrors, already logged when recording paused
+    }
     this.log.error(
       { file: this.segmentPath, code: (error as NodeJS.ErrnoException).code, error: error.message },
       'recording paused: write failed; the loop keeps running and recording retries in a new segment',

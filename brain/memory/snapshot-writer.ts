@@ -23,7 +23,7 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
-import type { Clock, EventLog } from '../../runtime/contracts.js';
+import type { Action, Clock, CycleObserver, CycleRecord, EventLog, Frame } from '../../runtime/contracts.js';
 import {
   previousSnapshotPath,
   type SectionEntry,
@@ -335,5 +335,53 @@ export class SnapshotWriter {
       { file: this.tempPath, code: (error as NodeJS.ErrnoException).code, error: error.message },
       'snapshot save failed; the previous snapshots are untouched',
     );
+  }
+}
+
+export interface PeriodicSnapshotOptions {
+  /** start a save this often (ns on the writer's clock), measured from the previous start */
+  everyNs: number;
+  /** leave this much of each slack window unused, for the observers after this one (ns) */
+  reserveNs?: number;
+}
+
+/**
+ * Saves periodically in slack time: a CycleObserver whose `flush` starts a save when one is due and
+ * advances it by whatever the slack window allows, so no cycle waits for the disk. `cycleDone`
+ * does nothing (the state lives in the sections). A failed save (disk full) is logged by the
+ * writer and retried at the next period; the previous snapshots stay.
+ */
+export class PeriodicSnapshots implements CycleObserver {
+  private nextStartNs: number;
+  private readonly everyNs: number;
+  private readonly reserveNs: number;
+
+  constructor(
+    readonly writer: SnapshotWriter,
+    private readonly clock: Clock,
+    options: PeriodicSnapshotOptions,
+  ) {
+    this.everyNs = options.everyNs;
+    this.reserveNs = options.reserveNs ?? 0;
+    this.nextStartNs = clock.nowNs() + options.everyNs;
+  }
+
+  cycleDone(_record: CycleRecord, _frame: Frame, _action: Action): void {}
+
+  flush(untilNs: number): void {
+    const until = untilNs - this.reserveNs;
+    const now = this.clock.nowNs();
+    if (now >= until) return;
+    if (this.writer.state() === 'idle' && now >= this.nextStartNs) {
+      this.nextStartNs = now + this.everyNs;
+      if (!this.writer.begin()) return;
+    }
+    if (this.writer.state() === 'writing') this.writer.step(until);
+  }
+
+  /** Shutdown: finish (or make) a save synchronously. */
+  async saveNow(): Promise<SaveOutcome> {
+    await this.writer.settle();
+    return this.writer.saveNow();
   }
 }

@@ -58,6 +58,11 @@ export class PendulumWorld implements Driver {
   }
 }
 
+/** The clock a world run uses: starts at 1 s, each read advances 15 µs (time passes inside a step). */
+export function worldClock(): MockClock {
+  return new MockClock(1e9, 15_000);
+}
+
 export interface RecordedRun {
   loop: Loop;
   clock: MockClock;
@@ -74,9 +79,14 @@ export async function runWorld(options: {
   log: EventLog;
   observers?: CycleObserver[];
   snapshot?: string;
-  startNs?: number;
+  /** the loop's clock (share it with observers: their flush compares it with the slack deadline) */
+  clock?: MockClock;
+  /** yield to the event loop every this many cycles (lets fsync callbacks and sockets progress) */
+  yieldEvery?: number;
+  /** called after each cycle's slack work (fault injection) */
+  onCycle?: (index: number, run: RecordedRun) => void;
 }): Promise<RecordedRun> {
-  const clock = new MockClock(options.startNs ?? 1e9, 15_000);
+  const clock = options.clock ?? worldClock();
   const world = new PendulumWorld(clock);
   const loop = await composeLoop({
     config: options.config,
@@ -86,12 +96,15 @@ export async function runWorld(options: {
     observers: options.observers ?? [],
     ...(options.snapshot ? { snapshot: options.snapshot } : {}),
   });
+  const run: RecordedRun = { loop, clock, world };
   loop.start(clock.peek() + loop.periodNs);
   for (let i = 0; i < options.cycles; i++) {
     const jitter = ((i * 7919) % 400) * 1000 + (i % 97 === 50 ? loop.periodNs * 1.2 : 0);
     clock.set(Math.max(clock.peek(), loop.nextDueNs() + jitter));
     loop.runCycle();
     loop.runSlack(clock.peek() + loop.settings.maintenanceNs);
+    options.onCycle?.(i, run);
+    if (options.yieldEvery && i % options.yieldEvery === 0) await new Promise((resolve) => setImmediate(resolve));
   }
-  return { loop, clock, world };
+  return run;
 }

@@ -14,22 +14,24 @@ import { FlightRecorder } from '../../runtime/recorder.js';
 import { readRecording } from '../../runtime/recorder-reader.js';
 import { replayRecording } from '../../runtime/replay.js';
 import { CapturingLog } from '../brain/memory/snapshot-helpers.js';
-import { runWorld, testConfig } from './replay-fixtures.js';
+import { runWorld, testConfig, worldClock } from './replay-fixtures.js';
 
 const replay = suite('replay');
 
 async function record(dir: string, cycles: number, snapshot?: string) {
   const config = testConfig();
+  const clock = worldClock();
   const recorder = new FlightRecorder({
     directory: join(dir, 'rec'),
     observationSize: 3,
     actionSize: 1,
-    clock: new MockClock(),
+    clock,
     log: new CapturingLog(),
     meta: { config: JSON.stringify(config), snapshot: snapshot ?? '' },
   });
   const run = await runWorld({
     config,
+    clock,
     cycles,
     log: new CapturingLog(),
     observers: [recorder],
