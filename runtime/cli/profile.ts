@@ -6,6 +6,8 @@
  */
 import { join, resolve } from 'node:path';
 import { systemClock } from '../clock.js';
+import type { CycleObserver } from '../contracts.js';
+import type { Logger } from '../log.js';
 import { compareSummaries, formatComparison, parsePercent } from '../profile/compare.js';
 import { cycleCapacityFor } from '../profile/cycles.js';
 import { describeHost } from '../profile/host.js';
@@ -104,13 +106,17 @@ async function compare(argv: string[]): Promise<number> {
   return comparison.regressions.length > 0 ? 1 : 0;
 }
 
-interface RecordOptions {
+export interface RecordOptions {
   configPath: string;
   durationMs: number;
   out: string;
+  /** more observers beside the profiler (tests) */
+  observers?: CycleObserver[];
+  /** logger for the run (default: the config's) */
+  logger?: Logger;
 }
 
-interface Recorded {
+export interface Recorded {
   written: WrittenProfile;
   /** cycles the loop itself counted, to check against the profile's rows */
   loopCycles: number;
@@ -135,7 +141,12 @@ export async function recordProfile(options: RecordOptions): Promise<Recorded> {
   let loopCycles = 0;
   let failure: unknown;
   try {
-    const run = await runConfig(config, { durationMs: options.durationMs, showStatus: false, observers: [recorder] });
+    const run = await runConfig(config, {
+      durationMs: options.durationMs,
+      showStatus: false,
+      observers: [recorder, ...(options.observers ?? [])],
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
     loopCycles = run.cycles;
   } catch (error) {
     failure = error;

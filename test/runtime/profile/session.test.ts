@@ -1,0 +1,77 @@
+/**
+ * `engram profile` end to end on a short sim run: the real config, brain, in-process simulator
+ * and loop, through the same composition as `engram run`; a GC-forcing observer makes sure GC
+ * events are there to find.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { type Recorded, recordProfile } from '../../../runtime/cli/profile.js';
+import { silentLogger } from '../../../runtime/log.js';
+import { readSummary } from '../../../runtime/profile/summary.js';
+
+const root = new URL('../../..', import.meta.url).pathname;
+const configPath = join(root, 'configs/pendulum_swingup.yaml');
+const simDriver = join(root, 'drivers/sim/inprocess.ts');
+const session = suite('engram profile on a short sim run');
+const out = mkdtempSync(join(tmpdir(), 'engram-profile-'));
+let recorded: Recorded | undefined;
+let forced = 0;
+
+session.before(async () => {
+  if (!existsSync(simDriver)) return;
+  let cycles = 0;
+  recorded = await recordProfile({
+    configPath,
+    durationMs: 2500,
+    out,
+    logger: silentLogger(),
+    observers: [
+      {
+        cycleDone: () => {
+          cycles++;
+        },
+        flush: () => {
+          if (cycles % 25 === 0 && global.gc) {
+            global.gc();
+            forced++;
+          }
+        },
+      },
+    ],
+  });
+});
+session.after(() => rmSync(out, { recursive: true, force: true }));
+
+session('writes trace, report and a summary that accounts for every cycle', () => {
+  if (!recorded) {
+    console.log(`  skipped: the in-process sim driver (${simDriver}) is not there yet`);
+    return;
+  }
+  for (const file of ['trace.json', 'report.html', 'summary.json']) assert.ok(existsSync(join(out, file)), file);
+  const summary = readSummary(out);
+  assert.ok(summary.cycles.recorded > 50, `${summary.cycles.recorded} cycles`);
+  assert.is(summary.cycles.recorded + summary.cycles.dropped, recorded.loopCycles);
+  assert.is(summary.cycles.dropped, 0);
+  assert.is(summary.cycles.unaccounted, 0);
+  assert.ok(summary.stages.ingest.max > 0 && summary.stages.plan.max > 0 && summary.stages.publish.max > 0);
+  assert.ok(summary.lookupPaths.none! < summary.cycles.recorded, 'the brain looked something up');
+  assert.is(summary.budgetNs, 10e6);
+  assert.ok(summary.memory.samples > 5 && summary.memory.rssMaxBytes > 0);
+});
+
+session('GC events are in the profile when GC is forced', () => {
+  if (!recorded) return;
+  const summary = readSummary(out);
+  assert.ok(forced >= 2, `forced ${forced}`);
+  assert.ok(summary.gc.forced >= forced - 1, `${summary.gc.forced} forced GCs recorded of ${forced}`);
+  assert.ok((summary.gc.byKind.major ?? 0) >= summary.gc.forced);
+  const trace = JSON.parse(readFileSync(join(out, 'trace.json'), 'utf8')) as {
+    traceEvents: { ph: string; name: string }[];
+  };
+  assert.ok(trace.traceEvents.filter((e) => e.ph === 'i' && e.name === 'GC major').length >= summary.gc.forced);
+});
+
+session.run();
