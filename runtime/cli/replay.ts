@@ -3,17 +3,16 @@
  * through the same loop and brain under a scripted clock and checks the actions bit for bit.
  * Exit 0 when every replayed cycle matches, 1 on a divergence (the first one is reported), 2 usage.
  */
-
 import { createBrain } from '../../brain/create.js';
 import { brainSnapshotSections, reindex } from '../../brain/memory/snapshot-brain.js';
 import { restoreFromFile } from '../../brain/memory/snapshot-reader.js';
-import { loadRuntimeConfig, observationSize, parseRuntimeConfig, type RuntimeConfig, staleAfterNs } from '../config.js';
+import { loadRuntimeConfig, observationSize, parseRuntimeConfig, type RuntimeConfig } from '../config.js';
 import type { Clock, Controller, CycleObserver, Driver, EventLog } from '../contracts.js';
 import { silentLogger } from '../log.js';
-import { Loop, type LoopSettings } from '../loop.js';
+import { Loop } from '../loop.js';
+import { loopSettingsFromConfig, safetyFilterFromConfig } from '../loop-settings.js';
 import { RecordingError, readRecording } from '../recorder-reader.js';
 import { replayRecording } from '../replay.js';
-import { actionLimits, SafetyFilter } from '../safety.js';
 import { parseCommandArgs, printJsonLast, type Subcommand, UsageError } from './args.js';
 
 const help = `usage: engram replay <recording> [--snapshot <file>] [--config <file>] [--all] [--json]
@@ -30,31 +29,6 @@ options:
   --json             print one JSON object as the last line of stdout
 
 Exit status: 0 all actions match, 1 divergence or unreadable recording, 2 usage.`;
-
-/** Loop settings from a runtime config: the same mapping the run command uses. */
-export function loopSettings(config: RuntimeConfig): LoopSettings {
-  const ms = 1e6;
-  const stages = config.budget.stages;
-  return {
-    rateHz: config.rateHz,
-    cycleBudgetNs: config.budget.cycleMs * ms,
-    stageBudgetsNs: {
-      ingest: stages.ingest * ms,
-      encode: stages.encode * ms,
-      lookup: stages.lookup * ms,
-      plan: stages.plan * ms,
-      publish: stages.publish * ms,
-    },
-    maintenanceNs: config.budget.maintenanceMs * ms,
-    overrunPolicy: config.safety.overrunPolicy,
-    effort: config.budget.effort,
-    fullEffort: {
-      candidates: config.brain.planner.candidates,
-      horizon: config.brain.planner.horizon,
-      ef: config.brain.similarity.hnsw.efSearch,
-    },
-  };
-}
 
 export interface ComposeOptions {
   config: RuntimeConfig;
@@ -80,9 +54,15 @@ export async function composeLoop(options: ComposeOptions): Promise<Loop> {
     restoreFromFile(options.snapshot, brainSnapshotSections(brain));
     reindex(brain.store, brain.index);
   }
-  const safety = new SafetyFilter(actionLimits(config.action), staleAfterNs(config));
   const controller = options.wrap ? options.wrap(brain) : brain;
-  return new Loop(clock, options.driver, controller, safety, loopSettings(config), options.observers ?? []);
+  return new Loop(
+    clock,
+    options.driver,
+    controller,
+    safetyFilterFromConfig(config),
+    loopSettingsFromConfig(config),
+    options.observers ?? [],
+  );
 }
 
 export const command: Subcommand = {
