@@ -100,10 +100,22 @@ function cycleTimeline(data: ProfileData): TopLevelSpec {
     const kind = gcKindName(gc.kind[g]!);
     gcs.push({ t: (gc.startNs[g]! - t0) / 1e9, series: kind === 'major' ? 'GC major' : 'GC', kind });
   }
-  const colors = {
-    domain: ['cycle', `max of ${bucket} cycles`, `mean of ${bucket} cycles`, 'overrun', 'GC', 'GC major', 'budget'],
-    range: ['#4c78a8', '#4c78a8', '#9ecae9', '#e45756', '#b0b0b0', '#f58518', '#e45756'],
-  };
+  // Only the series present get a legend entry.
+  const palette: [string, string][] = [
+    ['cycle', '#4c78a8'],
+    [`max of ${bucket} cycles`, '#4c78a8'],
+    [`mean of ${bucket} cycles`, '#9ecae9'],
+    ['overrun', '#e45756'],
+    ['GC', '#b0b0b0'],
+    ['GC major', '#f58518'],
+    ['budget', '#e45756'],
+  ];
+  const present = new Set<string>(['budget']);
+  for (const row of series) present.add(row.series);
+  if (overruns.length > 0) present.add('overrun');
+  for (const row of gcs) present.add(row.series);
+  const shown = palette.filter(([name]) => present.has(name));
+  const colors = { domain: shown.map(([name]) => name), range: shown.map(([, colour]) => colour) };
   return {
     width: chartWidth,
     height: chartHeight,

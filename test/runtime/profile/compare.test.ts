@@ -132,4 +132,21 @@ compare('bad arguments are usage errors', async () => {
   assert.is(parsePercent('10'), 0.1);
 });
 
+compare('engram profile: --help for both forms, a missing or unreadable config is a clear error', async () => {
+  const help = await cli(['--help']);
+  assert.is(help.code, 0);
+  assert.match(help.stdout, /--config <file>/);
+  assert.match(help.stdout, /trace\.json/);
+  const compareHelp = await cli(['compare', '--help']);
+  assert.is(compareHelp.code, 0);
+  assert.match(compareHelp.stdout, /--max-regression/);
+  await cli(['--duration', '1s']).then(
+    () => assert.unreachable('ran without --config'),
+    (error: Error) => assert.match(error.message, /--config <file> is required/),
+  );
+  const missing = await cli(['--config', join(root, 'no-such.yaml'), '--duration', '1s', '--out', join(root, 'never')]);
+  assert.is(missing.code, 2);
+  assert.match(missing.stderr, /no-such\.yaml/);
+});
+
 compare.run();
