@@ -140,8 +140,8 @@ export class WorkerWaiter implements Waiter {
       eval: true,
       workerData: { control: controlBuffer, due: dueBuffer, wakeEarlyNs: wakeLeadNs },
     });
+    // Referenced: a pending tick keeps the process alive, as a timer would. close() ends it.
     this.worker.on('message', this.onMessage);
-    this.worker.unref();
   }
 
   private readonly onMessage = (request: number): void => {
