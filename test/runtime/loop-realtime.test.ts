@@ -105,7 +105,7 @@ for (const strategy of ['worker', 'timer'] as const) {
     assert.is(reason, 'duration');
     const rate = loop.achievedRateHz();
     // Loose: the machine is shared. Phase locking keeps the rate exact unless ticks were skipped.
-    assert.ok(rate > 90 && rate < 101, `achieved ${rate.toFixed(2)} Hz`);
+    assert.ok(rate > 70 && rate < 100.5, `achieved ${rate.toFixed(2)} Hz`);
     const c = loop.counters;
     assert.ok(
       c.cycles + c.skippedTicks >= 195 && c.cycles + c.skippedTicks <= 201,
