@@ -197,9 +197,12 @@ export async function learn(options: LearnOptions): Promise<LearnResult> {
     if (!options.onProgress) return;
     const now = clock.nowNs();
     const environmentSteps = training.framesShown + evaluation.framesShown;
-    if (now > lastReport) rate = ((environmentSteps - stepsAtLastReport) * 1e9) / (now - lastReport);
-    lastReport = now;
-    stepsAtLastReport = environmentSteps;
+    // steps per second over windows of at least a second, so one slow step does not swing it
+    if (now - lastReport >= 1e9 || rate === 0) {
+      if (now > lastReport) rate = ((environmentSteps - stepsAtLastReport) * 1e9) / (now - lastReport);
+      lastReport = now;
+      stepsAtLastReport = environmentSteps;
+    }
     options.onProgress({
       phase,
       step: stepsDone,

@@ -6,7 +6,7 @@
 import type { Progress } from './learn.js';
 
 const redrawIntervalMs = 200;
-const barWidth = 24;
+const barWidth = 16;
 
 export class LiveView {
   private drawnLines = 0;
@@ -55,15 +55,15 @@ export class LiveView {
     const fraction = Math.min(1, p.step / Math.max(1, p.totalSteps));
     const filled = Math.round(fraction * barWidth);
     const bar = `${'#'.repeat(filled)}${'.'.repeat(barWidth - filled)}`;
-    const lastReturn = p.lastEpisodeReturn === undefined ? '-' : p.lastEpisodeReturn.toFixed(0);
+    const last = p.lastEpisodeReturn === undefined ? '' : ` (last ${p.lastEpisodeReturn.toFixed(0)})`;
     const evaluation = p.lastEvaluation
-      ? `eval@${p.lastEvaluation.step}: ${p.lastEvaluation.meanReturn.toFixed(0)}`
-      : 'eval: -';
+      ? `eval ${p.lastEvaluation.meanReturn.toFixed(0)} @${kilo(p.lastEvaluation.step)}  `
+      : '';
     const doing = p.phase === 'evaluating' ? 'evaluating' : `episode ${p.episode}`;
-    const first = `${this.label} [${bar}] ${p.step}/${p.totalSteps}  ${doing}  return now ${p.currentReturn.toFixed(0)}  last ${lastReturn}  ${evaluation}`;
-    const second = `  ${p.stepsPerSecond.toFixed(0)} steps/s   step p99 ${p.recentStepP99Ms.toFixed(2)} ms   memory ${p.memorySize} experiences`;
+    const first = `${this.label} [${bar}] ${kilo(p.step)}/${kilo(p.totalSteps)}  ${doing}  return ${p.currentReturn.toFixed(0)}${last}`;
+    const second = `  ${evaluation}${p.stepsPerSecond.toFixed(0)} steps/s  step p99 ${p.recentStepP99Ms.toFixed(2)} ms  memory ${p.memorySize}`;
     this.clear();
-    const width = this.out.columns ?? 120;
+    const width = this.out.columns > 0 ? this.out.columns : 120;
     this.out.write(`${first.slice(0, width - 1)}\n${second.slice(0, width - 1)}\n`);
     this.drawnLines = 2;
   }
@@ -79,4 +79,11 @@ export class LiveView {
   finish(): void {
     this.clear();
   }
+}
+
+/** 45000 -> '45k', 1500 -> '1.5k', 900 -> '900' */
+function kilo(steps: number): string {
+  if (steps < 1000) return String(steps);
+  const thousands = steps / 1000;
+  return `${Number.isInteger(thousands) || thousands >= 100 ? thousands.toFixed(0) : thousands.toFixed(1)}k`;
 }
