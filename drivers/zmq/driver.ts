@@ -178,36 +178,42 @@ export class ZmqDriver implements Driver, InputSignal {
     try {
       for await (const parts of socket) {
         if (parts.length !== 1) this.reject(Reject.malformed, -1);
-        else this.handle(parts[0]!);
+        else this.ingest(parts[0]!);
       }
     } catch (error) {
       if (!socket.closed) this.log.error({ error: (error as Error).message }, 'zmq: receive loop ended');
     }
   }
 
-  /** Handles one inbound message; decides everything before touching the latest slot. */
-  private handle(bytes: Buffer): void {
+  /**
+   * Handles one inbound message as if it had arrived on the frames socket (the receive loop calls
+   * it; the fuzz test too). Decides everything before touching the latest slot. Returns
+   * Decoded.frame or Decoded.hello when accepted, else the reject reason code.
+   */
+  ingest(bytes: Buffer): number {
     const result = this.decoder.decode(bytes);
-    if (result === Decoded.hello) {
-      this.acceptHello();
-    } else if (result !== Decoded.frame) {
+    if (result === Decoded.hello) return this.acceptHello();
+    if (result !== Decoded.frame) {
       this.reject(result, -1);
-    } else {
-      const header = this.decoder.header;
-      if (header.session !== this.session) {
-        this.reject(Reject.noHandshake, header.session);
-      } else if (header.seq <= this.lastSeq) {
-        this.reject(Reject.outOfOrder, header.session);
-      } else {
-        this.lastSeq = header.seq;
-        this.assembler.commit(header.seq, header.stampNs, header.reward, header.episodeStart, header.estop);
-        this.stats.framesReceived++;
-        this.inputListener?.();
-      }
+      return result;
     }
+    const header = this.decoder.header;
+    if (header.session !== this.session) {
+      this.reject(Reject.noHandshake, header.session);
+      return Reject.noHandshake;
+    }
+    if (header.seq <= this.lastSeq) {
+      this.reject(Reject.outOfOrder, header.session);
+      return Reject.outOfOrder;
+    }
+    this.lastSeq = header.seq;
+    this.assembler.commit(header.seq, header.stampNs, header.reward, header.episodeStart, header.estop);
+    this.stats.framesReceived++;
+    this.inputListener?.();
+    return Decoded.frame;
   }
 
-  private acceptHello(): void {
+  private acceptHello(): number {
     const hello = this.decoder.hello;
     const { channels, actionSize } = this.options;
     const mismatch = helloMismatch(hello, channels, actionSize);
@@ -216,7 +222,7 @@ export class ZmqDriver implements Driver, InputSignal {
       this.stats.framesRejected++;
       this.send(encodeReject(this.packr, hello.session, 'helloMismatch', mismatch));
       this.log.warn({ client: hello.client, session: hello.session, mismatch }, 'zmq: hello rejected');
-      return;
+      return Reject.helloMismatch;
     }
     if (hello.session !== this.session) {
       if (this.session >= 0) this.stats.reconnects++;
@@ -227,6 +233,7 @@ export class ZmqDriver implements Driver, InputSignal {
     }
     // A repeated hello of the current session (the robot missed the welcome) is answered again.
     this.send(encodeWelcome(this.packr, hello.session, channels, actionSize, `engram pid ${process.pid}`));
+    return Decoded.hello;
   }
 
   private reject(reason: number, session: number): void {

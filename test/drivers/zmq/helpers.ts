@@ -27,3 +27,25 @@ export async function waitFor(condition: () => boolean, what: string, timeoutMs 
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Sockets a test opened, closed after each test even when it failed (an open ZeroMQ socket would
+ * keep the process alive and the runner would wait for its timeout).
+ */
+const openThings: { close?: () => unknown; stop?: () => Promise<void> }[] = [];
+
+export function track<T extends { close?: () => unknown; stop?: () => Promise<void> }>(thing: T): T {
+  openThings.push(thing);
+  return thing;
+}
+
+export async function closeTracked(): Promise<void> {
+  for (const thing of openThings.splice(0)) {
+    try {
+      if (thing.stop) await thing.stop();
+      else thing.close?.();
+    } catch {
+      // already closed
+    }
+  }
+}

@@ -9,7 +9,7 @@ import { EngramClient } from '../../../drivers/zmq/client.js';
 import { ZmqDriver } from '../../../drivers/zmq/driver.js';
 import { MockClock, systemClock } from '../../../runtime/clock.js';
 import { type ChannelSpec, createAction, createFrame, Status } from '../../../runtime/contracts.js';
-import { endpointsFor, sleep, type Transport, transports, waitFor } from './helpers.js';
+import { closeTracked, endpointsFor, sleep, type Transport, track, transports, waitFor } from './helpers.js';
 
 const channels: ChannelSpec[] = [
   { name: 'joints', size: 3, maxAgeMs: 0 },
@@ -18,22 +18,25 @@ const channels: ChannelSpec[] = [
 const actionSize = 2;
 
 function makeDriver(transport: Transport, clock = systemClock) {
-  const driver = new ZmqDriver({
-    config: { ...endpointsFor(transport), maxMessageBytes: 4096 },
-    channels,
-    actionSize,
-    clock,
-  });
-  return driver;
+  return track(
+    new ZmqDriver({
+      config: { ...endpointsFor(transport), maxMessageBytes: 4096 },
+      channels,
+      actionSize,
+      clock,
+    }),
+  );
 }
 
 function makeClient(driver: ZmqDriver, overrides: Partial<ConstructorParameters<typeof EngramClient>[0]> = {}) {
-  return new EngramClient({
-    ...driver.boundEndpoints(),
-    channels: channels.map(({ name, size }) => ({ name, size })),
-    actionSize,
-    ...overrides,
-  });
+  return track(
+    new EngramClient({
+      ...driver.boundEndpoints(),
+      channels: channels.map(({ name, size }) => ({ name, size })),
+      actionSize,
+      ...overrides,
+    }),
+  );
 }
 
 for (const transport of transports) {
@@ -205,5 +208,6 @@ for (const transport of transports) {
     await second.stop();
   });
 
+  t.after.each(closeTracked);
   t.run();
 }
