@@ -57,14 +57,14 @@ function bytesOf(array: Column): Buffer {
 export const STORE_SECTION = 'experiences';
 
 export interface StoreSectionOptions {
-  /** target bytes per saved block (one chunk); default 256 KiB */
+  /** target bytes per saved block (one chunk); default 128 KiB */
   blockBytes?: number;
 }
 
 export function storeSection(store: ExperienceStore, options: StoreSectionOptions = {}): SnapshotSection {
   const columns = columnsOf(store);
   const bytesPerRow = rowBytes(columns);
-  const blockSlots = Math.max(1, Math.floor((options.blockBytes ?? 256 * 1024) / bytesPerRow));
+  const blockSlots = Math.max(1, Math.floor((options.blockBytes ?? 128 * 1024) / bytesPerRow));
 
   return {
     name: STORE_SECTION,

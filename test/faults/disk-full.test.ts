@@ -119,7 +119,7 @@ faults('recording: ENOSPC is logged, recording pauses, the loop runs on, and rec
   }
 });
 
-faults('snapshot: a save that fills the disk fails cleanly; the last good snapshot stays and restores', () => {
+faults('snapshot: a save that fills the disk fails cleanly; the last good snapshot stays and restores', async () => {
   const layout = { capacity: 4000, contextDim: 16, actionDim: 4, linksPerExperience: 4 };
   const store = new ExperienceStore(layout);
   fillStore(store, 3000, 100, 5);
@@ -136,7 +136,10 @@ faults('snapshot: a save that fills the disk fails cleanly; the last good snapsh
     restoreSnapshot({ path, sections: [storeSection(saved)], log: new CapturingLog() });
     fillStore(store, 500, 0, 6); // learn more, then try to save again: the temporary file cannot fit
     assert.ok(writer.begin());
-    while (writer.state() === 'writing') writer.step(clock.peek() + 1e6);
+    while (writer.state() === 'writing') {
+      writer.step(clock.peek() + 1e6);
+      await new Promise((resolve) => setImmediate(resolve)); // the threadpool completes writes
+    }
     const outcome = writer.outcome()!;
     assert.not.ok(outcome.ok, 'the second save must fail on a disk this small');
     assert.is((outcome as { error: NodeJS.ErrnoException }).error.code, 'ENOSPC');

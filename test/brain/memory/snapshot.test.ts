@@ -69,11 +69,12 @@ snapshot('step() saves in bounded chunks before the deadline, then commits async
     // each mock clock read advances 1000 ns: the step's last two reads may pass `until`
     assert.ok(clock.peek() <= until + 2000, 'a step ran past its deadline');
     steps++;
+    await new Promise((resolve) => setImmediate(resolve)); // the threadpool completes writes
   }
   assert.ok(steps > 3, `expected several steps, got ${steps}`);
   assert.not.ok(existsSync(path), 'the final file appears only after fsync and rename');
   await writer.settle();
-  assert.ok(writer.outcome()?.ok);
+  assert.ok(writer.outcome()?.ok, String((writer.outcome() as { error?: Error }).error));
   const info = inspectSnapshot(path);
   assert.is(info.checksum, 'ok');
   assert.is(info.header.sections[0]?.meta.live, store.size());
