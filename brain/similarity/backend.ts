@@ -41,11 +41,23 @@ export interface SimilarityBackend {
   setEffort(ef: number): void;
   /** Release native resources. */
   dispose(): void;
+  /**
+   * Optional slack-time work of the backend itself (the tensor path uploads changed rows to its
+   * device here). Returns by `untilNs`. The registry calls it from its own `maintain`.
+   */
+  maintain?(untilNs: number): void;
+  /** Optional: a line naming the device or library variant serving this path (for logs). */
+  describe?(): string;
 }
 
 /** How a backend is created; registered with a priority like tfjs backends. */
 export interface BackendFactory {
   readonly name: string;
+  /**
+   * The lookup path this factory serves ('linear' | 'hnsw' | 'tensor'); defaults to `name`.
+   * Several factories may serve one path (tensor: tfjs-node-gpu, webgpu, wasm, cpu).
+   */
+  readonly path?: string;
   /** higher tries first when several can serve the same role */
   readonly priority: number;
   /**

@@ -28,6 +28,7 @@ export class LinearBackend implements SimilarityBackend {
   }
 
   upsert(slot: number, vector: Float32Array): void {
+    if (slot < 0 || slot >= this.capacity || vector.length < this.dim) return;
     const vectors = this.source.vectors;
     const base = slot * this.dim;
     // The store normally wrote the vector already (vector is a view of it); copy when it did not.
@@ -49,6 +50,7 @@ export class LinearBackend implements SimilarityBackend {
   }
 
   search(query: Float32Array, k: number, outSlots: Int32Array, outDist: Float32Array): number {
+    if (query.length < this.dim) return 0;
     return this.scan(query, 0, k, outSlots, outDist, 0);
   }
 
@@ -60,7 +62,10 @@ export class LinearBackend implements SimilarityBackend {
     outDist: Float32Array,
     outCounts: Int32Array,
   ): void {
-    for (let q = 0; q < batch; q++) outCounts[q] = this.scan(queries, q * this.dim, k, outSlots, outDist, q * k);
+    const valid = queries.length >= batch * this.dim;
+    for (let q = 0; q < batch; q++) {
+      outCounts[q] = valid ? this.scan(queries, q * this.dim, k, outSlots, outDist, q * k) : 0;
+    }
   }
 
   setEffort(_ef: number): void {}
@@ -75,6 +80,8 @@ export class LinearBackend implements SimilarityBackend {
     outDist: Float32Array,
     outOffset: number,
   ): number {
+    const room = Math.min(outSlots.length, outDist.length) - outOffset;
+    if (k > room) k = room;
     if (k <= 0) return 0;
     const dim = this.dim;
     const vectors = this.source.vectors;
