@@ -17,6 +17,7 @@ export class ActiveSet {
   readonly generations: Uint32Array;
   readonly activation: Float32Array;
   count = 0;
+  private incoming = 0.5;
   /** slot -> position + 1 in `slots`, 0 when not active */
   private readonly positionOf: Int32Array;
 
@@ -59,6 +60,13 @@ export class ActiveSet {
 
   /** Raises `slot`'s activation to at least `value` (adding it when there is room or it beats the weakest). */
   activate(slot: number, value: number): void {
+    // Small enough for V8 to inline; the value travels in a field so no double is boxed per call.
+    this.incoming = value;
+    this.activateIncoming(slot);
+  }
+
+  private activateIncoming(slot: number): void {
+    const value = this.incoming;
     if (!(value >= this.threshold)) return;
     const position = this.positionOf[slot]!;
     if (position !== 0) {

@@ -281,12 +281,12 @@ export class Brain implements Controller {
     active.spreadFrom(this.lookupSlotsCur, count);
     const t3 = clock.nowNs();
 
+    this.planner.deadlineNs = deadlineNs;
     const status = this.planner.choose(
       this.ctxCur,
       this.lookupSlotsCur,
       this.lookupDistCur,
       count,
-      deadlineNs,
       this.exploring,
       actionOut,
     );
@@ -360,7 +360,8 @@ export class Brain implements Controller {
     this.model.adaptBandwidth(distances, count, this.stateKernel);
     this.model.predict(ctx, slots, count, distances, action, 0);
     if (model === 'local-linear') {
-      this.local.fit(ctx, slots, distances, count, this.model.stateBandwidth);
+      this.local.bandwidth = this.model.stateBandwidth;
+      this.local.fit(ctx, slots, distances, count);
       this.local.predict(ctx, action, 0);
       this.normaliser.denormaliseDelta(this.local.delta, outNext);
     } else {
@@ -381,6 +382,19 @@ export class Brain implements Controller {
     for (let i = 0; i < this.actionSize; i++) if (!Number.isFinite(applied[i]!)) return false;
     for (let i = 0; i < this.actionSize; i++) this.actionCur[i] = applied[i]!;
     return true;
+  }
+
+  /**
+   * Evicts up to `count` experiences by utility now (tools, benchmarks, a caller shrinking memory).
+   * Returns how many went.
+   */
+  evict(count: number): number {
+    let evicted = 0;
+    for (let e = 0; e < count; e++) {
+      if (this.evictOne() === NO_SLOT) break;
+      evicted++;
+    }
+    return evicted;
   }
 
   /** Live experiences in memory. */
@@ -493,7 +507,8 @@ export class Brain implements Controller {
       liveCur > 0 ? model.stateValue(this.ctxCur, this.lookupSlotsCur, liveCur, this.lookupDistCur, this.optimism) : 0;
     const q = this.rewardCur + this.discount * nextValue;
     store.returnEstimate[slot] = q;
-    this.evictor.noteReturn(q);
+    const magnitude = q < 0 ? -q : q;
+    if (magnitude > this.evictor.returnScale) this.evictor.returnScale = magnitude;
 
     this.index.upsert(slot, this.ctxPrev);
     this.counters.stored++;
@@ -599,7 +614,8 @@ export class Brain implements Controller {
     }
     const q = store.reward[slot]! + this.discount * value;
     store.returnEstimate[slot] = q;
-    this.evictor.noteReturn(q);
+    const magnitude = q < 0 ? -q : q;
+    if (magnitude > this.evictor.returnScale) this.evictor.returnScale = magnitude;
     this.counters.backups++;
   }
 

@@ -1,18 +1,60 @@
 /**
- * The exact scan as a SimilarityIndex: one path, never switches. Used where no registry is wanted
- * (small memories, tests, a brain built before the registry exists) and as the oracle.
+ * One similarity backend as a SimilarityIndex that never switches path: the exact scan for small
+ * memories, tests and a brain built without the registry, or one chosen backend (a benchmark that
+ * wants to measure HNSW alone). The registry is the index that switches.
  */
 import type { VectorSource } from './memory/store.js';
-import type { SimilarityIndex } from './similarity/backend.js';
+import type { SimilarityBackend, SimilarityIndex } from './similarity/backend.js';
 import { LinearBackend } from './similarity/linear.js';
 
-export class LinearIndex extends LinearBackend implements SimilarityIndex {
-  constructor(source: VectorSource) {
-    super(source);
+export class SinglePathIndex implements SimilarityIndex {
+  readonly name: string;
+  readonly dim: number;
+  readonly capacity: number;
+
+  constructor(private readonly backend: SimilarityBackend) {
+    this.name = backend.name;
+    this.dim = backend.dim;
+    this.capacity = backend.capacity;
+  }
+  size(): number {
+    return this.backend.size();
+  }
+  upsert(slot: number, vector: Float32Array): void {
+    this.backend.upsert(slot, vector);
+  }
+  remove(slot: number): void {
+    this.backend.remove(slot);
+  }
+  search(query: Float32Array, k: number, outSlots: Int32Array, outDist: Float32Array): number {
+    return this.backend.search(query, k, outSlots, outDist);
+  }
+  searchBatch(
+    queries: Float32Array,
+    batch: number,
+    k: number,
+    outSlots: Int32Array,
+    outDist: Float32Array,
+    outCounts: Int32Array,
+  ): void {
+    this.backend.searchBatch(queries, batch, k, outSlots, outDist, outCounts);
+  }
+  setEffort(ef: number): void {
+    this.backend.setEffort(ef);
+  }
+  dispose(): void {
+    this.backend.dispose();
   }
   atCycleBoundary(): void {}
   maintain(_untilNs: number): void {}
   activePath(): string {
-    return 'linear';
+    return this.backend.name;
+  }
+}
+
+/** The exact scan as an index. */
+export class LinearIndex extends SinglePathIndex {
+  constructor(source: VectorSource) {
+    super(new LinearBackend(source));
   }
 }

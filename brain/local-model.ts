@@ -24,7 +24,11 @@ export class LocalLinearModel {
   count = 0;
   /** predicted outcome (normalised units) of the last `predict` */
   readonly delta: Float32Array;
-  reward = 0;
+  reward = 0.5;
+  /** result of the last evaluateValue (a field: a returned double would be boxed on the heap) */
+  lastValue = 0.5;
+  /** squared-distance scale of the neighbour weights (set before fit) */
+  bandwidth = 1.5;
   private readonly dim: number;
   private readonly actionDim: number;
   private readonly maxK: number;
@@ -77,9 +81,10 @@ export class LocalLinearModel {
 
   /**
    * Fits around context `x` from neighbours `slots[0..count)` with squared distances `distances`
-   * and state bandwidth `bandwidth`. With no neighbours the model predicts no change, reward 0.
+   * and state bandwidth `this.bandwidth`. With no neighbours the model predicts no change, reward 0.
    */
-  fit(x: Float32Array, slots: Int32Array, distances: Float32Array, count: number, bandwidth: number): void {
+  fit(x: Float32Array, slots: Int32Array, distances: Float32Array, count: number): void {
+    const bandwidth = this.bandwidth;
     const store = this.store;
     const dim = this.dim;
     const actionDim = this.actionDim;
@@ -185,10 +190,13 @@ export class LocalLinearModel {
     this.reward = reward;
   }
 
-  /** Value of state `x` from the linear value fit, clamped to the samples' range. */
-  value(x: Float32Array): number {
+  /** Value of state `x` from the linear value fit, clamped to the samples' range, into lastValue. */
+  evaluateValue(x: Float32Array): void {
     const k = this.count;
-    if (k === 0) return 0;
+    if (k === 0) {
+      this.lastValue = 0;
+      return;
+    }
     const dim = this.dim;
     let value = 0;
     for (let j = 0; j < k; j++) {
@@ -196,7 +204,7 @@ export class LocalLinearModel {
       for (let i = 0; i < dim; i++) dot += (x[i]! - this.centre[i]!) * this.nextFeatures[j * dim + i]!;
       value += dot * this.beta[j]!;
     }
-    return value < this.valueMin ? this.valueMin : value > this.valueMax ? this.valueMax : value;
+    this.lastValue = value < this.valueMin ? this.valueMin : value > this.valueMax ? this.valueMax : value;
   }
 }
 

@@ -49,6 +49,11 @@ export class Planner {
   /** the best plan of the last step (warm start for the next), horizonMax * actionDim */
   readonly plan: Float32Array;
   hasPlan = false;
+  /**
+   * The deadline for the next `choose`, set as a field rather than passed (a double passed to a
+   * call V8 does not inline is boxed on the heap: one allocation per step).
+   */
+  deadlineNs = Number.POSITIVE_INFINITY;
   /** candidates scored in the last step */
   scored = 0;
   bestScore = 0;
@@ -60,6 +65,7 @@ export class Planner {
   private readonly actionDim: number;
   private readonly dim: number;
   private readonly range: number;
+  private readonly perturbationSigma: number;
   private readonly sequence: Float32Array;
   private readonly bestSequence: Float32Array;
   private readonly x: Float32Array;
@@ -71,6 +77,8 @@ export class Planner {
   /** confidence and surprise at step 0 of the last rollout */
   private firstConfidence = 0;
   private firstSurprise = 0;
+  /** result of the last rollout (a field, not a return value: a returned double is boxed on the heap) */
+  private rolloutScore = 0.5;
 
   constructor(
     private readonly store: ExperienceStore,
@@ -84,6 +92,7 @@ export class Planner {
     this.actionDim = store.actionDim;
     this.dim = store.contextDim;
     this.range = settings.actionMax - settings.actionMin;
+    this.perturbationSigma = settings.perturbation * this.range;
     this.candidates = settings.candidates;
     this.horizon = settings.horizon;
     this.plan = new Float32Array(settings.horizon * this.actionDim);
@@ -108,7 +117,7 @@ export class Planner {
 
   /**
    * Chooses the action for context `ctx`, whose lookup found `lookupCount` neighbours. Writes it to
-   * `actionOut`. Returns Status.ok, or Status.deadline when the clock passed `deadlineNs` before
+   * `actionOut`. Returns Status.ok, or Status.deadline when the clock passed `this.deadlineNs` before
    * every candidate was scored (the best so far is written).
    */
   choose(
@@ -116,7 +125,6 @@ export class Planner {
     lookupSlots: Int32Array,
     lookupDistances: Float32Array,
     lookupCount: number,
-    deadlineNs: number,
     exploring: boolean,
     actionOut: Float32Array,
   ): StatusCode {
@@ -129,7 +137,11 @@ export class Planner {
     let bestConfidence = 0;
     let scored = 0;
     const linear = this.settings.model === 'local-linear';
-    if (linear) this.local.fit(ctx, lookupSlots, lookupDistances, lookupCount, this.model.stateBandwidth);
+    if (linear) {
+      this.local.bandwidth = this.model.stateBandwidth;
+      this.local.fit(ctx, lookupSlots, lookupDistances, lookupCount);
+    }
+    const deadlineNs = this.deadlineNs;
     for (let c = 0; c < candidates; c++) {
       // Anytime: never start another candidate after the deadline; candidate 0 always runs.
       if (c > 0 && this.clock.nowNs() >= deadlineNs) {
@@ -137,7 +149,7 @@ export class Planner {
         break;
       }
       if (c === 0) {
-        if (this.hasPlan) this.fillShifted(0);
+        if (this.hasPlan) this.fillShifted(false);
         else this.fillRandom(false);
       } else if (c < neighbourChains) {
         if (c - 1 < lookupCount) this.fillChain(lookupSlots[c - 1]!);
@@ -145,18 +157,18 @@ export class Planner {
       } else if (c < activeChains) {
         this.fillFromActiveSet();
       } else if (c < perturbed) {
-        if (this.hasPlan) this.fillShifted(this.settings.perturbation * this.range);
+        if (this.hasPlan) this.fillShifted(true);
         else this.fillRandom((c & 1) === 0);
       } else {
         this.fillRandom((c & 1) === 0);
       }
-      let score: number;
       if (linear) {
-        score = this.rolloutLinear(ctx);
+        this.rolloutLinear(ctx);
         if (exploring) this.firstEvidence(ctx, lookupSlots, lookupDistances, lookupCount);
       } else {
-        score = this.rollout(ctx, lookupSlots, lookupDistances, lookupCount);
+        this.rollout(ctx, lookupSlots, lookupDistances, lookupCount);
       }
+      let score = this.rolloutScore;
       if (exploring) {
         const surprise = this.firstSurprise < 1 ? this.firstSurprise : 1;
         score += this.settings.noveltyWeight * (1 - this.firstConfidence) + this.settings.errorWeight * surprise;
@@ -184,7 +196,7 @@ export class Planner {
   }
 
   /** Rollout through the local linear fit: discounted predicted rewards + discounted value at the end. */
-  private rolloutLinear(ctx: Float32Array): number {
+  private rolloutLinear(ctx: Float32Array): void {
     const local = this.local;
     const dim = this.dim;
     const x = this.x;
@@ -199,7 +211,8 @@ export class Planner {
       const delta = local.delta;
       for (let i = 0; i < dim; i++) x[i] = x[i]! + delta[i]!;
     }
-    return score + weight * local.value(x);
+    local.evaluateValue(x);
+    this.rolloutScore = score + weight * local.lastValue;
   }
 
   /** Kernel confidence and surprise of the sequence's first action (the exploration bonus). */
@@ -210,7 +223,7 @@ export class Planner {
   }
 
   /**
-   * Rolls `this.sequence` out from `ctx` for the current horizon and returns its score.
+   * Rolls `this.sequence` out from `ctx` for the current horizon into rolloutScore.
    * Sets firstConfidence / firstSurprise from step 0.
    */
   private rollout(
@@ -218,7 +231,7 @@ export class Planner {
     lookupSlots: Int32Array,
     lookupDistances: Float32Array,
     lookupCount: number,
-  ): number {
+  ): void {
     const model = this.model;
     const dim = this.dim;
     const x = this.x;
@@ -252,7 +265,7 @@ export class Planner {
       set = next;
       count = nextCount;
     }
-    return score;
+    this.rolloutScore = score;
   }
 
   /** Successors of the strong neighbours, then links of the strongest one's successor (deduped). */
@@ -287,8 +300,9 @@ export class Planner {
     return n;
   }
 
-  /** Previous plan shifted one step (last action held), plus gaussian noise of std-dev `sigma`. */
-  private fillShifted(sigma: number): void {
+  /** Previous plan shifted one step (last action held), perturbed by gaussian noise when asked. */
+  private fillShifted(perturb: boolean): void {
+    const sigma = perturb ? this.perturbationSigma : 0;
     const actionDim = this.actionDim;
     const horizon = this.horizon;
     const planSteps = this.settings.horizon;

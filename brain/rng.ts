@@ -1,47 +1,45 @@
 /**
  * Seeded random numbers for the brain (never Math.random): the same seed and the same inputs give
  * the same actions, which replay tests rely on. sfc32 (small, fast, passes PractRand) on 32-bit
- * integer ops, so a draw allocates nothing.
+ * integer ops.
+ *
+ * State lives in a Uint32Array, not in object fields: uint32 values above 2^30 are not small
+ * integers in V8, and keeping them in fields boxed a heap number per draw (measured ~12 bytes per
+ * draw), which the zero-allocation step cannot afford.
  */
 export class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
-  /** Box-Muller yields normals in pairs; the second waits here */
-  private spareNormal = 0;
+  /** a, b, c, d of sfc32 */
+  private readonly state = new Uint32Array(4);
+  /** Box-Muller yields normals in pairs; the second waits in spare[0] */
+  private readonly spare = new Float64Array(1);
   private hasSpare = false;
 
   constructor(seed: number) {
     // splitmix32 spreads a small integer seed over the whole state.
     let s = seed >>> 0;
-    const next = (): number => {
+    for (let i = 0; i < 4; i++) {
       s = (s + 0x9e3779b9) >>> 0;
       let z = s;
       z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
       z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-      return (z ^ (z >>> 16)) >>> 0;
-    };
-    this.a = next();
-    this.b = next();
-    this.c = next();
-    this.d = next();
-    for (let i = 0; i < 12; i++) this.nextUint32();
-  }
-
-  nextUint32(): number {
-    const t = (((this.a + this.b) >>> 0) + this.d) >>> 0;
-    this.d = (this.d + 1) >>> 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) >>> 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) >>> 0;
-    return t;
+      this.state[i] = (z ^ (z >>> 16)) >>> 0;
+    }
+    for (let i = 0; i < 12; i++) this.uniform();
   }
 
   /** uniform in [0, 1) */
   uniform(): number {
-    return this.nextUint32() / 4294967296;
+    const state = this.state;
+    const a = state[0]!;
+    const b = state[1]!;
+    const c = state[2]!;
+    const d = state[3]!;
+    const t = (((a + b) | 0) + d) | 0;
+    state[3] = (d + 1) | 0;
+    state[0] = b ^ (b >>> 9);
+    state[1] = (c + (c << 3)) | 0;
+    state[2] = (((c << 21) | (c >>> 11)) + t) | 0;
+    return (t >>> 0) / 4294967296;
   }
 
   /** uniform in [low, high) */
@@ -49,22 +47,22 @@ export class Rng {
     return low + (high - low) * this.uniform();
   }
 
-  /** integer uniform in [0, n) */
+  /** integer uniform in [0, n), n < 2^30 */
   below(n: number): number {
-    return Math.floor(this.uniform() * n);
+    return Math.floor(this.uniform() * n) | 0;
   }
 
   /** standard normal (Box-Muller) */
   normal(): number {
     if (this.hasSpare) {
       this.hasSpare = false;
-      return this.spareNormal;
+      return this.spare[0]!;
     }
     let u = this.uniform();
     if (u < 1e-12) u = 1e-12;
     const v = this.uniform();
     const radius = Math.sqrt(-2 * Math.log(u));
-    this.spareNormal = radius * Math.sin(2 * Math.PI * v);
+    this.spare[0] = radius * Math.sin(2 * Math.PI * v);
     this.hasSpare = true;
     return radius * Math.cos(2 * Math.PI * v);
   }

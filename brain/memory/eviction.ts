@@ -25,6 +25,7 @@ export class Evictor {
   misses = 0;
   /** largest |return| seen, to put returns on the same 0-1 scale as the other terms */
   returnScale = 1;
+  private lastUtility = 0.5;
 
   constructor(
     private readonly store: ExperienceStore,
@@ -43,18 +44,23 @@ export class Evictor {
    * takes to turn over (recency fades on that scale).
    */
   utility(slot: number, step: number, horizon: number): number {
+    this.evaluate(slot, step, horizon);
+    return this.lastUtility;
+  }
+
+  /** utility into lastUtility (a field: a returned double is boxed when the call is not inlined) */
+  private evaluate(slot: number, step: number, horizon: number): void {
     const store = this.store;
     const w = this.weights;
     const age = step - store.lastAccess[slot]!;
     const surprise = store.predictionError[slot]!;
     const value = store.returnEstimate[slot]! / this.returnScale;
-    return (
+    this.lastUtility =
       w.use * Math.log1p(store.accessCount[slot]!) +
       w.recency * Math.exp(-(age > 0 ? age : 0) / horizon) +
       w.surprise * (surprise < 4 ? surprise : 4) +
       w.value * value +
-      w.activation * this.active.of(slot)
-    );
+      w.activation * this.active.of(slot);
   }
 
   /**
@@ -72,7 +78,8 @@ export class Evictor {
       const slot = this.rng.below(capacity);
       if (store.alive[slot] !== 1 || slot === protectedSlot) continue;
       found++;
-      const u = this.utility(slot, step, horizon);
+      this.evaluate(slot, step, horizon);
+      const u = this.lastUtility;
       if (u < victimUtility) {
         victimUtility = u;
         victim = slot;
