@@ -46,6 +46,12 @@ export interface SimilarityBackend {
    * device here). Returns by `untilNs`. The registry calls it from its own `maintain`.
    */
   maintain?(untilNs: number): void;
+  /**
+   * Optional: false while the backend still has slack-time work before its device copy matches
+   * what was upserted (it still answers exactly meanwhile). The registry switches to a path only
+   * when it is built and synced.
+   */
+  isSynced?(): boolean;
   /** Optional: a line naming the device or library variant serving this path (for logs). */
   describe?(): string;
 }

@@ -292,7 +292,7 @@ export class SimilarityRegistry implements SimilarityIndex {
       const wanted = this.resolve(r, bands[i]!.path);
       const current = this.serving[r]!;
       if (wanted === current) continue;
-      if (wanted.cursor === this.capacity) {
+      if (wanted.cursor === this.capacity && (wanted.backend.isSynced?.() ?? true)) {
         this.serving[r] = wanted;
         this.counters.switches++;
         this.log.info(
