@@ -10,6 +10,8 @@ import type { BrainConfig } from './config.js';
 import { LinearIndex } from './linear-index.js';
 import { ExperienceStore, type VectorSource } from './memory/store.js';
 import type { SimilarityIndex } from './similarity/backend.js';
+import { selectProfile } from './similarity/profile.js';
+import { SimilarityRegistry } from './similarity/registry.js';
 
 export interface CreateBrainOptions {
   observationSize: number;
@@ -17,10 +19,13 @@ export interface CreateBrainOptions {
   clock: Clock;
   log: EventLog;
   /**
-   * The similarity index over the store's vectors: a builder (called with the store) or omitted
-   * for the exact scan. The composition root passes the registry here.
+   * The similarity index over the store's vectors: a builder (called with the store), 'linear' for
+   * the exact scan alone, or omitted for the registry (linear / HNSW / tensor by memory size, from
+   * the hardware profile named in config.similarity.profile).
    */
-  index?: (source: VectorSource) => SimilarityIndex | Promise<SimilarityIndex>;
+  index?: 'linear' | ((source: VectorSource) => SimilarityIndex | Promise<SimilarityIndex>);
+  /** profiles directory for the registry (default: profiles/ at the repository root) */
+  profilesDir?: string;
   /** bytes the index holds per experience, for the byte cap (default: an HNSW estimate from config) */
   indexBytesPerExperience?: number;
   /** free system memory in bytes (default os.freemem) */
@@ -68,6 +73,29 @@ export function hardCap(config: BrainConfig, perExperience: number): number {
   return Math.max(1, Math.min(config.memory.capacity, byBytes));
 }
 
+/** The registry over the store; if no profile can be loaded, the exact scan (said in the log). */
+async function defaultIndex(
+  config: BrainConfig,
+  store: ExperienceStore,
+  options: CreateBrainOptions,
+): Promise<SimilarityIndex> {
+  let profile: ReturnType<typeof selectProfile>;
+  try {
+    profile = selectProfile(
+      config.similarity.profile,
+      options.log,
+      options.profilesDir ? { dir: options.profilesDir } : {},
+    );
+  } catch (error) {
+    options.log.warn(
+      { profile: config.similarity.profile, why: (error as Error).message },
+      'no similarity profile could be loaded: using the exact scan only',
+    );
+    return new LinearIndex(store);
+  }
+  return SimilarityRegistry.create(store, config.similarity, profile, options.log, options.clock);
+}
+
 export async function createBrain(config: BrainConfig, options: CreateBrainOptions): Promise<Brain> {
   const { observationSize, actionSize } = options;
   if (!Number.isInteger(observationSize) || observationSize < 1) {
@@ -91,7 +119,12 @@ export async function createBrain(config: BrainConfig, options: CreateBrainOptio
     actionDim: actionSize,
     linksPerExperience: config.memory.linksPerExperience,
   });
-  const index = options.index ? await options.index(store) : new LinearIndex(store);
+  const index =
+    options.index === 'linear'
+      ? new LinearIndex(store)
+      : options.index
+        ? await options.index(store)
+        : await defaultIndex(config, store, options);
   return new Brain(config, store, index, {
     clock: options.clock,
     log: options.log,

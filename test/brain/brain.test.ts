@@ -1,8 +1,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { brainConfig } from '../../brain/config.js';
+import { createBrain } from '../../brain/create.js';
 import { NO_SLOT } from '../../brain/memory/store.js';
+import { MockClock } from '../../runtime/clock.js';
 import { createFrame, LookupPath, Status } from '../../runtime/contracts.js';
-import { lcg, setObservation, testBrain } from './helpers.js';
+import { lcg, recordingLog, setObservation, testBrain } from './helpers.js';
 
 const brainSuite = suite('Brain');
 
@@ -141,6 +144,25 @@ brainSuite('learns to pick better actions on a 1-D reaching task than a zero act
     zero += episode('zero', false);
   }
   assert.ok(learned > 2 * zero, `learned ${learned.toFixed(1)} vs zero ${zero.toFixed(1)}`);
+});
+
+brainSuite('createBrain builds the similarity registry by default', async () => {
+  const log = recordingLog();
+  const brain = await createBrain(brainConfig({ memory: { capacity: 100 } }), {
+    observationSize: 2,
+    actionSize: 1,
+    clock: new MockClock(),
+    log,
+  });
+  assert.is(brain.index.name, 'registry');
+  assert.is(brain.index.activePath(), 'linear'); // an empty memory is served by the scan
+  brain.dispose();
+});
+
+brainSuite('a bad config is an error that names the key', () => {
+  assert.throws(() => brainConfig({ planner: { horizon: 0 } }), /horizon/);
+  assert.throws(() => brainConfig({ planner: { actionMin: 1, actionMax: -1 } }), /actionMax/);
+  assert.throws(() => brainConfig({ memory: { nope: 1 } }), /nope/);
 });
 
 brainSuite.run();

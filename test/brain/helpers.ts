@@ -1,6 +1,6 @@
 /** Shared helpers for brain tests: a quiet log, a brain on a mock clock, a frame driver. */
 import { brainConfig } from '../../brain/config.js';
-import { createBrain } from '../../brain/create.js';
+import { type CreateBrainOptions, createBrain } from '../../brain/create.js';
 import { MockClock } from '../../runtime/clock.js';
 import { createFrame, type EventLog, type Frame, LookupPath, type StepTimings } from '../../runtime/contracts.js';
 
@@ -26,7 +26,11 @@ export async function testBrain(
   partial: object,
   observationSize: number,
   actionSize: number,
-  extra: { freeMemoryBytes?: () => number; log?: EventLog } = {},
+  extra: {
+    freeMemoryBytes?: () => number;
+    log?: EventLog;
+    index?: CreateBrainOptions['index'];
+  } = {},
 ) {
   const clock = new MockClock(0, 0);
   const log = extra.log ?? recordingLog();
@@ -36,6 +40,7 @@ export async function testBrain(
     clock,
     log,
     freeMemoryBytes: extra.freeMemoryBytes ?? (() => 8 * 2 ** 30),
+    index: extra.index ?? 'linear',
   });
   return { brain, clock, frame: createFrame(observationSize), action: new Float32Array(actionSize), times: timings() };
 }

@@ -1,36 +1,57 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ActiveSet } from '../../../brain/activation.js';
-import { LinearIndex } from '../../../brain/linear-index.js';
+import { LinearIndex, SinglePathIndex } from '../../../brain/linear-index.js';
 import { Evictor } from '../../../brain/memory/eviction.js';
-import { ExperienceStore, NO_SLOT } from '../../../brain/memory/store.js';
+import { ExperienceStore, NO_SLOT, type VectorSource } from '../../../brain/memory/store.js';
 import { Rng } from '../../../brain/rng.js';
+import { hnswFactory } from '../../../brain/similarity/hnsw.js';
 import { lcg, recordingLog, setObservation, testBrain } from '../helpers.js';
 
 const eviction = suite('eviction and caps');
 
-eviction('storing 5x capacity never exceeds the cap, and memory keeps turning over', async () => {
-  const capacity = 200;
-  const { brain, frame, action, times } = await testBrain(
-    { memory: { capacity, evictionsPerCycle: 2 }, planner: { candidates: 4, horizon: 2 } },
-    3,
-    1,
-  );
-  const random = lcg(3);
-  let maxSize = 0;
-  for (let t = 0; t < capacity * 5; t++) {
-    setObservation(frame, [random(), random(), random()], random(), t % 50 === 0);
-    brain.step(frame, Number.POSITIVE_INFINITY, action, times);
-    brain.maintain(Number.POSITIVE_INFINITY);
-    maxSize = Math.max(maxSize, brain.size(), brain.store.size(), brain.index.size());
-  }
-  assert.is(maxSize, capacity);
-  assert.is(brain.size(), capacity);
-  assert.ok(brain.counters.stored > capacity * 4, `stored ${brain.counters.stored}`);
-  assert.is(brain.counters.evictions, brain.counters.stored - capacity);
-  assert.is(brain.counters.storeRefused, 0);
-  assert.is(brain.index.size(), brain.store.size());
-});
+async function hnswIndex(source: VectorSource) {
+  const backend = await hnswFactory({ M: 16, efConstruction: 100, efSearch: 32, seed: 1 }).create(source);
+  if (backend instanceof Error) throw backend;
+  return new SinglePathIndex(backend);
+}
+
+for (const [path, capacity] of [
+  ['linear', 200],
+  ['hnsw', 1000],
+] as const) {
+  eviction(`storing 5x capacity never exceeds the cap, and memory keeps turning over (${path})`, async () => {
+    const { brain, frame, action, times } = await testBrain(
+      { memory: { capacity, evictionsPerCycle: 2 }, planner: { candidates: 4, horizon: 2 } },
+      3,
+      1,
+      { index: path === 'linear' ? 'linear' : hnswIndex },
+    );
+    const random = lcg(3);
+    let maxSize = 0;
+    for (let t = 0; t < capacity * 5; t++) {
+      setObservation(frame, [random(), random(), random()], random(), t % 50 === 0);
+      brain.step(frame, Number.POSITIVE_INFINITY, action, times);
+      brain.maintain(Number.POSITIVE_INFINITY);
+      maxSize = Math.max(maxSize, brain.size(), brain.store.size(), brain.index.size());
+    }
+    assert.is(maxSize, capacity);
+    assert.is(brain.size(), capacity);
+    assert.ok(brain.counters.stored > capacity * 4, `stored ${brain.counters.stored}`);
+    assert.is(brain.counters.evictions, brain.counters.stored - capacity);
+    assert.is(brain.counters.storeRefused, 0);
+    assert.is(brain.index.size(), brain.store.size());
+    // every live experience is findable by its own context: the index and the store agree after reuse
+    const slots = new Int32Array(1);
+    const distances = new Float32Array(1);
+    let found = 0;
+    for (let s = 0; s < brain.store.capacity; s++) {
+      const query = brain.store.context.subarray(s * 3, s * 3 + 3);
+      if (brain.index.search(query, 1, slots, distances) === 1 && distances[0]! < 1e-9) found++;
+    }
+    assert.ok(found >= capacity * 0.95, `found ${found} of ${capacity}`);
+  });
+}
 
 eviction('the byte cap lowers the count cap and sizes the store', async () => {
   const { brain } = await testBrain({ memory: { capacity: 1_000_000, maxMiB: 1 } }, 16, 4);
