@@ -33,7 +33,10 @@ options:
   --eval-every <E>       evaluate every E training steps (default 20000)
   --eval-episodes <K>    evaluation episodes each time, exploration off (default 5)
   --controller <kind>    brain (default), random or zero
-  --budget-ms <ms>       deadline handed to each step (default: the task's control timestep)
+  --budget-ms <ms>       deadline handed to each step (default: the task's control timestep
+                         times the action repeat)
+  --action-repeat <n>    hold each decision for n control steps, the brain seeing every n-th
+                         frame with the summed reward (default 1; episodes and scores unchanged)
   --brain <json>         brain config overrides as JSON, over the task's defaults
                          (e.g. '{"planner":{"candidates":16}}')
   --realtime             at the task's control rate through the runtime loop (not built yet)
@@ -59,6 +62,7 @@ const options = {
   'eval-episodes': { type: 'string' },
   controller: { type: 'string' },
   'budget-ms': { type: 'string' },
+  'action-repeat': { type: 'string' },
   brain: { type: 'string' },
   realtime: { type: 'boolean' },
   out: { type: 'string' },
@@ -125,7 +129,8 @@ export const command: Subcommand = {
     if (!controllerKinds.includes(kind)) {
       throw new UsageError(`--controller expects one of ${controllerKinds.join(', ')}, got '${flags.controller}'`);
     }
-    const budgetMs = numberFlag(flags['budget-ms'], 'budget-ms', task.controlTimestep * 1000);
+    const actionRepeat = positiveInteger(flags['action-repeat'], 'action-repeat', 1);
+    const budgetMs = numberFlag(flags['budget-ms'], 'budget-ms', task.controlTimestep * 1000 * actionRepeat);
     if (!(budgetMs > 0)) throw new UsageError(`--budget-ms must be positive, got ${budgetMs}`);
     const overrides = parseBrainOverrides(flags.brain);
     const out = resolve(flags.out ?? join('runs', task.name));
@@ -134,7 +139,7 @@ export const command: Subcommand = {
     const view = LiveView.for(json ? process.stderr : process.stdout, task.name);
 
     view.line(
-      `${task.name}: ${kind} learning online for ${steps} steps x seeds ${seeds.join(',')}; evaluation every ${evalEvery} steps (${evalEpisodes} episodes); step budget ${budgetMs} ms`,
+      `${task.name}: ${kind} learning online for ${steps} steps x seeds ${seeds.join(',')}; evaluation every ${evalEvery} steps (${evalEpisodes} episodes); step budget ${budgetMs} ms${actionRepeat > 1 ? `; action repeat ${actionRepeat}` : ''}`,
     );
     const baselines = await evaluateBaselines(task, seeds[0] as number, Math.max(evalEpisodes, 10), systemClock);
     view.line(
@@ -154,6 +159,7 @@ export const command: Subcommand = {
           clock: systemClock,
           stepBudgetNs: budgetMs * 1e6,
           maintainBudgetNs: budgetMs * 1e6,
+          actionRepeat,
           handle,
           onProgress: (progress) => view.progress(progress),
         });

@@ -56,7 +56,8 @@ export async function makeBrainHandle(
   return {
     kind: 'brain',
     controller: brain,
-    memorySize: () => brain.store.size(),
+    memorySize: () => brain.size(),
     settings: { brain: config },
+    dispose: () => brain.dispose(),
   };
 }

@@ -34,6 +34,8 @@ export interface LearnOptions {
   clock: Clock;
   stepBudgetNs: number;
   maintainBudgetNs: number;
+  /** control steps each decision is held for (default 1) */
+  actionRepeat?: number;
   handle: ControllerHandle;
   /** called often (throttled by the caller) with the progress so far */
   onProgress?: (progress: Progress) => void;
@@ -91,6 +93,7 @@ export interface LearnResult {
   evalEvery: number;
   evalEpisodes: number;
   controlTimestepS: number;
+  actionRepeat: number;
   stepBudgetMs: number;
   evaluations: EvaluationPoint[];
   trainingEpisodes: TrainingEpisode[];
@@ -163,6 +166,7 @@ export async function learn(options: LearnOptions): Promise<LearnResult> {
     clock,
     stepBudgetNs: options.stepBudgetNs,
     maintainBudgetNs: options.maintainBudgetNs,
+    actionRepeat: options.actionRepeat ?? 1,
   };
   const trainEnv = await Environment.create(task, options.seed);
   const evalEnv = await Environment.create(task, evaluationSeed(options.seed));
@@ -264,6 +268,7 @@ export async function learn(options: LearnOptions): Promise<LearnResult> {
     evalEvery: options.evalEvery,
     evalEpisodes: options.evalEpisodes,
     controlTimestepS: task.controlTimestep,
+    actionRepeat: options.actionRepeat ?? 1,
     stepBudgetMs: options.stepBudgetNs / 1e6,
     evaluations,
     trainingEpisodes,

@@ -2,7 +2,7 @@
  * Lock-step episodes: the controller and the physics take turns, one control step each, as fast as
  * the controller allows. Each step the controller gets the frame (observation, the reward that led
  * to it, episodeStart) and a deadline one budget away; then its slack-time `maintain`; then the
- * physics advances with its action. After the last step the final frame is shown too, so the
+ * physics advances with its action (held for `actionRepeat` steps). After the last step the final frame is shown too, so the
  * controller learns from the episode's last transition (its action is discarded).
  *
  * The per-step path allocates nothing: frame, action and timing buffers are created once here.
@@ -28,6 +28,12 @@ export interface LockstepOptions {
   stepBudgetNs: number;
   /** slack handed to controller.maintain after each step (ns) */
   maintainBudgetNs: number;
+  /**
+   * Control steps each decision is held for (1 = decide every step). The controller sees every
+   * `actionRepeat`-th frame with the summed reward of the steps in between, as the suite's
+   * benchmark agents do with "action repeat"; the episode and its return are unchanged.
+   */
+  actionRepeat?: number;
 }
 
 /** Counted step outcomes (not per-step logs). */
@@ -44,6 +50,7 @@ export class LockstepSession {
   readonly statuses: StepStatusCounts = { ok: 0, deadline: 0, rejected: 0 };
   /** frames shown to the controller so far */
   framesShown = 0;
+  private readonly actionRepeat: number;
 
   constructor(
     readonly env: Environment,
@@ -56,6 +63,10 @@ export class LockstepSession {
         `controller sizes (observation ${controller.observationSize}, action ${controller.actionSize}) differ from task '${task.name}' (${task.observationSize}, ${task.actionSize})`,
       );
     }
+    const repeat = options.actionRepeat ?? 1;
+    if (!Number.isInteger(repeat) || repeat < 1)
+      throw new Error(`actionRepeat must be a positive integer, got ${repeat}`);
+    this.actionRepeat = repeat;
     this.frame = createFrame(task.observationSize);
     this.action = new Float32Array(task.actionSize);
     this.timings = { encodeNs: 0, lookupNs: 0, activationNs: 0, planNs: 0, lookupPath: LookupPath.none };
@@ -70,8 +81,11 @@ export class LockstepSession {
     env.reset();
     this.show(true, 0, stepLog);
     while (!env.done) {
-      const reward = env.step(this.action);
-      if (onStep) onStep();
+      let reward = 0;
+      for (let r = 0; r < this.actionRepeat && !env.done; r++) {
+        reward += env.step(this.action);
+        if (onStep) onStep();
+      }
       this.show(false, reward, stepLog);
     }
     return env.episodeReturn;
