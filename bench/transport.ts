@@ -1,3 +1,479 @@
-import { notYetBuilt } from '../runtime/cli/args.js';
+/**
+ * `engram bench transport`: what the ZeroMQ transport adds to a cycle.
+ *
+ * 1. Decode throughput: frames/s that the driver's ingest (msgpackr decode, validation, copy into
+ *    the latest slot) sustains, for a 64-float and a 256-float (~1 KB) frame, with GC counts.
+ * 2. Frame-to-action latency: a robot-side probe (drivers/zmq/probe.ts) in a separate process sends
+ *    a frame per period and times the answering action. engram's side answers each frame as it
+ *    lands (driver input listener -> poll -> brain.step -> publish, then brain.maintain in the slack):
+ *    the event-driven loop lock-step simulation uses. It drives poll/step/publish directly, not
+ *    runtime/loop, so the figures are the transport plus the brain, without the tick's wake-up
+ *    latency (bench loop measures that). Over ipc and tcp loopback, at 100 Hz and 500 Hz, with the
+ *    brain learning (HNSW, memory filled to N = 1e5 first, storing and evicting every step).
+ *    The brain step's own p99 is measured in the same runs: target p99(frame-to-action) <=
+ *    p99(step) + 200 µs.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Brain } from '../brain/brain.js';
+import { brainConfig } from '../brain/config.js';
+import { createBrain } from '../brain/create.js';
+import { SinglePathIndex } from '../brain/linear-index.js';
+import type { VectorSource } from '../brain/memory/store.js';
+import { hnswFactory } from '../brain/similarity/hnsw.js';
+import { ZmqDriver } from '../drivers/zmq/driver.js';
+import type { ProbeResult } from '../drivers/zmq/probe.js';
+import { createPackr, protocolVersion } from '../drivers/zmq/protocol.js';
+import { numberFlag, parseCommandArgs, printJsonLast, type Subcommand, UsageError } from '../runtime/cli/args.js';
+import { systemClock } from '../runtime/clock.js';
+import {
+  type ChannelSpec,
+  createAction,
+  createFrame,
+  type Frame,
+  LookupPath,
+  Status,
+  type StepTimings,
+} from '../runtime/contracts.js';
+import { describeMachine, machineLine, table, updateBenchmarksDoc, us, writeResult } from './lib/report.js';
+import { type Distribution, distribution, GcCounter, median, nowNs } from './lib/stats.js';
 
-export const command = notYetBuilt('bench transport', 5, 'benchmark');
+const help = `usage: engram bench transport [options]
+
+Frame-to-action latency over ZeroMQ (ipc and tcp loopback, 100 and 500 Hz) with the brain learning,
+and the driver's decode throughput.
+
+options:
+  --n N              brain memory size before measuring (default 1e5)
+  --controller NAME  brain | trivial (trivial: action = first observation values; no learning)
+  --transports LIST  ipc,tcp (default both)
+  --rates LIST       Hz, comma separated (default 100,500)
+  --seconds S        measured seconds per run (default 4)
+  --repeats R        runs per transport and rate; p99 is the median over runs (default 3)
+  --obs D            observation size (one channel 'state'; default 64)
+  --actions A        action size (default 4)
+  --no-doc           do not update docs/benchmarks.md
+  --json             print one JSON object as the last line of stdout
+  -h, --help         this text`;
+
+const options = {
+  n: { type: 'string' },
+  controller: { type: 'string' },
+  transports: { type: 'string' },
+  rates: { type: 'string' },
+  seconds: { type: 'string' },
+  repeats: { type: 'string' },
+  obs: { type: 'string' },
+  actions: { type: 'string' },
+  'no-doc': { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const;
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const quiet = { info() {}, warn() {}, error() {} };
+
+interface DecodeResult {
+  floats: number;
+  messageBytes: number;
+  framesPerSecond: number;
+  nsPerFrame: number;
+  gcPer100k: number;
+}
+
+/** Ingest throughput: pre-encoded frames through driver.ingest (no sockets), median of 5 runs. */
+async function measureDecode(floats: number): Promise<DecodeResult> {
+  const channels: ChannelSpec[] = [{ name: 'state', size: floats, maxAgeMs: 0 }];
+  const driver = new ZmqDriver({
+    config: { frames: 'ipc:///unused-f', actions: 'ipc:///unused-a', maxMessageBytes: 1 << 20 },
+    channels,
+    actionSize: 1,
+    clock: systemClock,
+  });
+  const packr = createPackr();
+  const perPass = 10_000;
+  const values = new Float32Array(floats);
+  // Two sessions, alternating per pass: each pass's hello switches session, which restarts seq.
+  const sets: Buffer[][] = [[], []];
+  const hellos: Buffer[] = [];
+  for (let session = 0; session < 2; session++) {
+    hellos.push(
+      Buffer.from(
+        packr.pack({
+          v: protocolVersion,
+          type: 'hello',
+          session,
+          channels: [{ name: 'state', size: floats }],
+          actionSize: 1,
+        }),
+      ),
+    );
+    for (let seq = 0; seq < perPass; seq++) {
+      for (let i = 0; i < floats; i++) values[i] = Math.sin(seq * 0.01 + i);
+      const message = packr.pack({
+        v: protocolVersion,
+        type: 'frame',
+        session,
+        seq,
+        stamp: seq * 1e6,
+        channels: { state: Buffer.from(values.buffer.slice(0)) },
+        reward: 0.5,
+      });
+      sets[session]!.push(Buffer.from(message)); // own copy: msgpackr hands out views of a shared block
+    }
+  }
+  const frame = createFrame(floats);
+  const pass = (session: number) => {
+    driver.ingest(hellos[session]!);
+    const set = sets[session]!;
+    for (let m = 0; m < perPass; m++) {
+      driver.ingest(set[m]!);
+      driver.poll(frame);
+    }
+  };
+  const passes = 10;
+  const runs = 5;
+  pass(0);
+  pass(1); // warm-up
+  const rates: number[] = [];
+  let gcTotal = 0;
+  for (let run = 0; run < runs; run++) {
+    const gc = new GcCounter().start();
+    const t0 = nowNs();
+    for (let p = 0; p < passes; p++) pass(p % 2);
+    const elapsed = nowNs() - t0;
+    gcTotal += (await gc.stop()).total;
+    rates.push((passes * perPass) / (elapsed / 1e9));
+  }
+  const counters = driver.counters();
+  if (counters.framesRejected !== 0 || counters.framesReceived !== (runs * passes + 2) * perPass) {
+    throw new Error(`decode benchmark: ${counters.framesRejected} frames rejected; the benchmark is broken`);
+  }
+  const framesPerSecond = median(rates);
+  return {
+    floats,
+    messageBytes: sets[0]![0]!.length,
+    framesPerSecond,
+    nsPerFrame: 1e9 / framesPerSecond,
+    gcPer100k: (gcTotal / (runs * passes * perPass)) * 1e5,
+  };
+}
+
+/** What the benchmark drives: the Brain, or a trivial stand-in (labelled as such in the results). */
+interface Answerer {
+  readonly label: string;
+  step(frame: Frame, deadlineNs: number, out: Float32Array, timings: StepTimings): number;
+  maintain(untilNs: number): void;
+}
+
+function trivialController(actionSize: number): Answerer {
+  return {
+    label: 'trivial (action = first observation values; no learning)',
+    step(frame, _deadline, out) {
+      for (let i = 0; i < actionSize; i++) out[i] = frame.observation[i % frame.observation.length]!;
+      return Status.ok;
+    },
+    maintain() {},
+  };
+}
+
+/** A learning brain with HNSW memory filled to `n` experiences through its own step + maintain. */
+async function learningBrain(n: number, obs: number, actionSize: number): Promise<Answerer> {
+  const config = brainConfig({
+    seed: 1,
+    memory: { capacity: n, maxMiB: 1e6, evictionsPerCycle: 1 },
+    similarity: { k: 16 },
+    planner: { candidates: 32 },
+    normaliser: { warmupSteps: 1000 },
+  });
+  const brain: Brain = await createBrain(config, {
+    observationSize: obs,
+    actionSize,
+    clock: systemClock,
+    log: quiet,
+    freeMemoryBytes: () => Number.POSITIVE_INFINITY,
+    index: async (source: VectorSource) => {
+      const { M, efConstruction, efSearch } = config.similarity.hnsw;
+      const created = await hnswFactory({ M, efConstruction, efSearch, seed: 1 }).create(source);
+      if (created instanceof Error) throw created;
+      return new SinglePathIndex(created);
+    },
+  });
+  const frame = createFrame(obs);
+  const out = new Float32Array(actionSize);
+  const timings: StepTimings = { encodeNs: 0, lookupNs: 0, activationNs: 0, planNs: 0, lookupPath: LookupPath.none };
+  brain.setEffort({ candidates: 1, horizon: 1, ef: config.similarity.hnsw.efSearch });
+  const started = nowNs();
+  let lastReport = started;
+  // The same smooth signal family the probe sends, nudged by the brain's own actions.
+  for (let k = 0; brain.size() < n; k++) {
+    const t = k * 0.01;
+    for (let i = 0; i < obs; i++)
+      frame.observation[i] = Math.sin(t * (0.5 + (i % 7) * 0.3) + i + 0.1 * out[i % actionSize]!);
+    frame.reward = Math.cos(t);
+    frame.episodeStart = k % 1000 === 0;
+    frame.seq = k;
+    brain.step(frame, Number.POSITIVE_INFINITY, out, timings);
+    brain.maintain(Number.POSITIVE_INFINITY);
+    if (nowNs() - lastReport > 10e9) {
+      lastReport = nowNs();
+      log(`  filling the brain: ${brain.size()} of ${n}`);
+    }
+  }
+  log(`  brain filled to N=${brain.size()} in ${((nowNs() - started) / 1e9).toFixed(1)} s`);
+  brain.setEffort({ candidates: 32, horizon: config.planner.horizon, ef: config.similarity.hnsw.efSearch });
+  return {
+    label: `Brain (HNSW, N=${n}, 32 candidates, learning: stores and evicts every step)`,
+    step: (f, deadline, o, tm) => brain.step(f, deadline, o, tm),
+    maintain: (until) => brain.maintain(until),
+  };
+}
+
+const probeEntry = (() => {
+  const here = fileURLToPath(import.meta.url);
+  const fromSource = here.endsWith('.ts');
+  const path = fileURLToPath(new URL(`../drivers/zmq/probe.${fromSource ? 'ts' : 'js'}`, import.meta.url));
+  return { path, nodeArgs: fromSource ? ['--import', 'tsx'] : [] };
+})();
+
+function runProbeProcess(args: string[]): Promise<ProbeResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...probeEntry.nodeArgs, probeEntry.path, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on('close', (code) => {
+      const last = stdout.trim().split('\n').pop() ?? '';
+      if (code !== 0 || !last.startsWith('{')) reject(new Error(`probe exited ${code}: ${stderr}${stdout}`));
+      else resolve(JSON.parse(last) as ProbeResult);
+    });
+  });
+}
+
+interface LatencyRun {
+  frameToAction: Distribution;
+  /** poll + brain.step (+ publish) inside engram, for the same frames */
+  step: Distribution;
+  missing: number;
+  stale: number;
+}
+
+async function measureLatency(
+  transport: 'ipc' | 'tcp',
+  rateHz: number,
+  seconds: number,
+  answerer: Answerer,
+  obs: number,
+  actionSize: number,
+): Promise<LatencyRun> {
+  const endpoints =
+    transport === 'tcp'
+      ? { frames: 'tcp://127.0.0.1:*', actions: 'tcp://127.0.0.1:*' }
+      : { frames: `ipc:///tmp/engram-bench-${process.pid}-f`, actions: `ipc:///tmp/engram-bench-${process.pid}-a` };
+  const driver = new ZmqDriver({
+    config: { ...endpoints, maxMessageBytes: 1 << 20 },
+    channels: [{ name: 'state', size: obs, maxAgeMs: 0 }],
+    actionSize,
+    clock: systemClock,
+  });
+  await driver.start();
+  const frame = createFrame(obs);
+  const action = createAction(actionSize);
+  const timings: StepTimings = { encodeNs: 0, lookupNs: 0, activationNs: 0, planNs: 0, lookupPath: LookupPath.none };
+  const periodNs = 1e9 / rateHz;
+  const stepSamples = new Float64Array(Math.ceil(rateHz * seconds) + 1000);
+  let steps = 0;
+  let cycle = 0;
+  driver.setInputListener(() => {
+    const t0 = nowNs();
+    if (driver.poll(frame) === Status.noInput) return;
+    answerer.step(frame, t0 + periodNs / 2, action.values, timings);
+    action.cycle = cycle++;
+    action.frameSeq = frame.seq;
+    action.stale = false;
+    action.publishedNs = nowNs();
+    driver.publish(action);
+    const t1 = nowNs();
+    stepSamples[steps++ % stepSamples.length] = t1 - t0;
+    answerer.maintain(t1 + periodNs / 4);
+  });
+  const bound = driver.boundEndpoints();
+  const warmup = 200;
+  const result = await runProbeProcess([
+    ...['--frames', bound.frames, '--actions', bound.actions, '--channel', `state:${obs}`],
+    ...['--action-size', String(actionSize), '--rate', String(rateHz), '--count', String(Math.round(rateHz * seconds))],
+    ...['--warmup', String(warmup), '--timeout-ms', '500'],
+  ]);
+  driver.setInputListener(undefined);
+  await driver.stop();
+  // the engram-side samples of the measured frames only (skip the probe's warm-up)
+  const measured = stepSamples.subarray(Math.min(warmup, steps), Math.min(steps, stepSamples.length));
+  return {
+    frameToAction: distribution(result.latenciesNs),
+    step: distribution(measured),
+    missing: result.missing,
+    stale: result.stale,
+  };
+}
+
+function parseList(value: string | undefined, fallback: string, flag: string): string[] {
+  const list = (value ?? fallback)
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+  if (list.length === 0) throw new UsageError(`--${flag} needs at least one value`);
+  return list;
+}
+
+export const command: Subcommand = {
+  name: 'bench transport',
+  summary: 'frame-to-action latency over ZeroMQ and decode throughput',
+  help,
+  async run(argv) {
+    const parsed = parseCommandArgs(argv, options, help);
+    if (!parsed) return 0;
+    const { values } = parsed;
+    const n = numberFlag(values.n, 'n', 1e5);
+    const controllerName = values.controller ?? 'brain';
+    if (controllerName !== 'brain' && controllerName !== 'trivial') {
+      throw new UsageError(`--controller expects brain or trivial, got '${controllerName}'`);
+    }
+    const transports = parseList(values.transports, 'ipc,tcp', 'transports');
+    for (const t of transports) if (t !== 'ipc' && t !== 'tcp') throw new UsageError(`unknown transport '${t}'`);
+    const rates = parseList(values.rates, '100,500', 'rates').map((r) => numberFlag(r, 'rates', 100));
+    const seconds = numberFlag(values.seconds, 'seconds', 4);
+    const repeats = numberFlag(values.repeats, 'repeats', 3);
+    const obs = numberFlag(values.obs, 'obs', 64);
+    const actionSize = numberFlag(values.actions, 'actions', 4);
+
+    log('decode throughput (driver.ingest + poll, no sockets)');
+    const decode: DecodeResult[] = [];
+    for (const floats of [obs, 256]) {
+      const result = await measureDecode(floats);
+      decode.push(result);
+      log(
+        `  ${floats} floats (${result.messageBytes} B): ${Math.round(result.framesPerSecond)} frames/s, ${us(result.nsPerFrame)} µs/frame, ${result.gcPer100k.toFixed(1)} GCs per 100k`,
+      );
+    }
+
+    const answerer =
+      controllerName === 'brain' ? await learningBrain(n, obs, actionSize) : trivialController(actionSize);
+    log(`frame-to-action with ${answerer.label}`);
+    const latency: {
+      transport: string;
+      rateHz: number;
+      frameToActionP50Ns: number;
+      frameToActionP99Ns: number;
+      frameToActionMaxNs: number;
+      stepP99Ns: number;
+      stepP50Ns: number;
+      overheadP99Ns: number;
+      p99PerRunNs: number[];
+      missing: number;
+      stale: number;
+      meetsTarget: boolean;
+    }[] = [];
+    for (const transport of transports as ('ipc' | 'tcp')[]) {
+      for (const rate of rates) {
+        const runs: LatencyRun[] = [];
+        for (let r = 0; r < repeats; r++) {
+          runs.push(await measureLatency(transport, rate, seconds, answerer, obs, actionSize));
+        }
+        const f2aP99 = median(runs.map((x) => x.frameToAction.p99));
+        const stepP99 = median(runs.map((x) => x.step.p99));
+        const row = {
+          transport,
+          rateHz: rate,
+          frameToActionP50Ns: median(runs.map((x) => x.frameToAction.p50)),
+          frameToActionP99Ns: f2aP99,
+          frameToActionMaxNs: Math.max(...runs.map((x) => x.frameToAction.max)),
+          stepP50Ns: median(runs.map((x) => x.step.p50)),
+          stepP99Ns: stepP99,
+          overheadP99Ns: f2aP99 - stepP99,
+          p99PerRunNs: runs.map((x) => x.frameToAction.p99),
+          missing: runs.reduce((sum, x) => sum + x.missing, 0),
+          stale: runs.reduce((sum, x) => sum + x.stale, 0),
+          meetsTarget: f2aP99 <= stepP99 + 200_000,
+        };
+        latency.push(row);
+        log(
+          `  ${transport} ${rate} Hz: frame-to-action p50 ${us(row.frameToActionP50Ns)} µs, p99 ${us(row.frameToActionP99Ns)} µs, max ${us(row.frameToActionMaxNs)} µs; step p99 ${us(row.stepP99Ns)} µs; overhead p99 ${us(row.overheadP99Ns)} µs; missing ${row.missing}${row.meetsTarget ? '' : ' (misses the target)'}`,
+        );
+      }
+    }
+
+    const machine = describeMachine();
+    const result = {
+      controller: answerer.label,
+      n: controllerName === 'brain' ? n : 0,
+      observationSize: obs,
+      actionSize,
+      seconds,
+      repeats,
+      loop: 'event-driven: driver input listener -> poll -> step -> publish, then maintain (not runtime/loop)',
+      decode,
+      latency,
+    };
+    const path = writeResult('transport', result);
+    if (!values['no-doc']) {
+      const command = `engram bench transport ${argv.filter((a) => a !== '--json').join(' ')}`.trim();
+      updateBenchmarksDoc(
+        'transport',
+        [
+          '## Transport (ZeroMQ)',
+          '',
+          `\`${command}\` on ${machineLine(machine)}.`,
+          '',
+          `Frame-to-action: a probe process (drivers/zmq/probe.ts) sends one ${obs}-float frame per period and times the action that answers it. engram answers each frame as it lands (input listener -> poll -> step -> publish; maintain after publishing), not through runtime/loop's ticks. Controller: ${answerer.label}. p50/p99 are medians over ${repeats} runs of ${seconds} s; max over all runs. "step p99" is poll + step + publish inside engram for the same frames; the target is frame-to-action p99 <= step p99 + 200 µs.`,
+          '',
+          table(
+            [
+              'transport',
+              'rate',
+              'f2a p50 µs',
+              'f2a p99 µs',
+              'f2a max µs',
+              'step p99 µs',
+              'overhead p99 µs',
+              'missing',
+              'target',
+            ],
+            latency.map((row) => [
+              row.transport,
+              `${row.rateHz} Hz`,
+              us(row.frameToActionP50Ns),
+              us(row.frameToActionP99Ns),
+              us(row.frameToActionMaxNs),
+              us(row.stepP99Ns),
+              us(row.overheadP99Ns),
+              row.missing,
+              row.meetsTarget ? 'met' : 'missed',
+            ]),
+          ),
+          '',
+          "Decode throughput: pre-encoded frames through the driver's ingest (msgpackr decode, validation, copy into the latest slot) and poll, no sockets; median of 5 runs of 100k frames.",
+          '',
+          table(
+            ['floats', 'message bytes', 'frames/s', 'µs/frame', 'GCs per 100k'],
+            decode.map((d) => [
+              d.floats,
+              d.messageBytes,
+              Math.round(d.framesPerSecond),
+              us(d.nsPerFrame),
+              d.gcPer100k.toFixed(1),
+            ]),
+          ),
+        ].join('\n'),
+      );
+    }
+    log(`wrote ${path}`);
+    if (values.json) printJsonLast({ benchmark: 'transport', machine, ...result });
+    return 0;
+  },
+};

@@ -88,6 +88,8 @@ export function createPackr(): Packr {
   return new Packr({ useRecords: false });
 }
 
+const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 const isUint32 = (value: unknown): value is number =>
   typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff;
 
@@ -99,11 +101,16 @@ export class InboundDecoder {
   readonly header: FrameHeader = { session: 0, seq: 0, stampNs: 0, reward: 0, episodeStart: false, estop: false };
   readonly hello: HelloMessage = { session: 0, client: '', channels: [], actionSize: 0 };
   private readonly unpackr = createUnpackr();
+  /** the staging floats as bytes, so a bin channel is one memcpy */
+  private readonly stagingBytes: Uint8Array;
 
   constructor(
     private readonly assembler: FrameAssembler,
     private readonly maxMessageBytes: number,
-  ) {}
+  ) {
+    const staging = assembler.staging;
+    this.stagingBytes = new Uint8Array(staging.buffer, staging.byteOffset, staging.byteLength);
+  }
 
   decode(bytes: Uint8Array): DecodeResult {
     if (bytes.byteLength > this.maxMessageBytes) return Reject.oversized;
@@ -153,6 +160,7 @@ export class InboundDecoder {
         assembler.staging,
         layout.offsets[index]!,
         layout.channels[index]!.size,
+        this.stagingBytes,
       );
       if (status >= 0) return status;
       assembler.stagedChannels[index] = 1;
@@ -196,9 +204,21 @@ export class InboundDecoder {
  * finiteness. Returns -1 on success or a reject reason code. Values are checked as float32 (a
  * finite float64 beyond float32 range becomes Infinity and is rejected).
  */
-export function stageValues(value: unknown, out: Float32Array, offset: number, size: number): number {
+export function stageValues(
+  value: unknown,
+  out: Float32Array,
+  offset: number,
+  size: number,
+  outBytes: Uint8Array = new Uint8Array(out.buffer, out.byteOffset, out.byteLength),
+): number {
   if (Buffer.isBuffer(value)) {
     if (value.byteLength !== size * 4) return Reject.wrongSize;
+    if (littleEndianHost) {
+      // one memcpy into the staging floats, then a finiteness scan: ~4x faster than readFloatLE
+      outBytes.set(value, offset * 4);
+      for (let i = offset; i < offset + size; i++) if (!Number.isFinite(out[i]!)) return Reject.nonFinite;
+      return -1;
+    }
     for (let i = 0; i < size; i++) {
       const x = value.readFloatLE(i * 4);
       if (!Number.isFinite(x)) return Reject.nonFinite;
