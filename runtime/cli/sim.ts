@@ -3,6 +3,7 @@
  * evaluation episodes every --eval-every steps, the random and zero-action baselines, a live view,
  * and a report in runs/<name>/ (results.json and learning-curve.svg).
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describeMachine, repoRoot } from '../../bench/lib/report.js';
 import type { TaskDefinition } from '../../sim/task.js';
@@ -39,7 +40,9 @@ options:
                          frame with the summed reward (default 1; episodes and scores unchanged)
   --brain <json>         brain config overrides as JSON, over the task's defaults
                          (e.g. '{"planner":{"candidates":16}}')
-  --realtime             at the task's control rate through the runtime loop (not built yet)
+  --realtime             at the task's control rate through the runtime loop (configs/<task>.yaml
+                         when present: budget, safety, timing); reports deadline misses and the
+                         returns of the episodes played (no evaluation episodes)
   --out <dir>            report folder (default runs/<task name>)
   --record-benchmark     also record the score in bench/results/learning.json, the 'learning'
                          section of docs/benchmarks.md and docs/img/learning-<task>.svg
@@ -117,9 +120,6 @@ export const command: Subcommand = {
     const args = parseCommandArgs(argv, options, help);
     if (!args) return 0;
     const flags = args.values;
-    if (flags.realtime) {
-      throw new UsageError('--realtime is not built yet: it needs the runtime loop wired to the sim driver');
-    }
     const task = await chooseTask(flags.task, flags['task-module']);
     const steps = positiveInteger(flags.steps, 'steps', 100_000);
     const seeds = parseSeeds(flags.seed, flags.seeds);
@@ -138,6 +138,9 @@ export const command: Subcommand = {
     // with --json, stdout carries only the final JSON line's neighbours: progress goes to stderr
     const view = LiveView.for(json ? process.stderr : process.stdout, task.name);
 
+    if (flags.realtime) {
+      return runRealtimeCommand({ task, steps, seeds, kind, overrides, out, json, view });
+    }
     view.line(
       `${task.name}: ${kind} learning online for ${steps} steps x seeds ${seeds.join(',')}; evaluation every ${evalEvery} steps (${evalEpisodes} episodes); step budget ${budgetMs} ms${actionRepeat > 1 ? `; action repeat ${actionRepeat}` : ''}`,
     );
@@ -206,3 +209,70 @@ export const command: Subcommand = {
     return 0;
   },
 };
+
+interface RealtimeCommand {
+  task: TaskDefinition;
+  steps: number;
+  seeds: number[];
+  kind: ControllerKind;
+  overrides: object;
+  out: string;
+  json: boolean;
+  view: LiveView;
+}
+
+/** --realtime: each seed through the runtime loop at the task's rate; writes realtime.json. */
+async function runRealtimeCommand(options: RealtimeCommand): Promise<number> {
+  const { task, steps, view } = options;
+  const { runRealtime, realtimeConfig } = await import('./sim/realtime.js');
+  const { Environment } = await import('../../sim/environment.js');
+  const results = [];
+  for (const seed of options.seeds) {
+    const handle = await makeControllerHandle(options.kind, task, seed, options.overrides);
+    const env = await Environment.create(task, seed);
+    try {
+      const brain = (handle.settings as { brain?: object }).brain ?? {};
+      const config = realtimeConfig(task, seed, brain);
+      view.line(
+        `${task.name}: ${handle.kind} in real time at ${config.rateHz} Hz for ${steps} steps (${(steps / config.rateHz) | 0} s), seed ${seed}; cycle budget ${config.budget.cycleMs} ms`,
+      );
+      const result = await runRealtime({
+        env,
+        config,
+        configSource: config.name,
+        steps,
+        seed,
+        clock: systemClock,
+        handle,
+        onProgress: (progress) => view.progress(progress),
+      });
+      view.finish();
+      const returns = result.episodes.map((e) => e.return.toFixed(0)).join(', ');
+      view.line(
+        `seed ${seed}: ${result.cycles} cycles at ${result.achievedRateHz.toFixed(1)} Hz (of ${result.rateHz}); deadline misses ${result.deadlineMisses}, overruns ${result.overruns}, skipped ticks ${result.skippedTicks}, held ${result.heldActions}, safe ${result.safeActions}; step p99 ${result.stepTime.p99Ms.toFixed(3)} ms; episode returns: ${returns || '(no episode finished)'}`,
+      );
+      results.push(result);
+    } finally {
+      env.dispose();
+      handle.dispose?.();
+    }
+  }
+  mkdirSync(options.out, { recursive: true });
+  const path = join(options.out, 'realtime.json');
+  writeFileSync(path, `${JSON.stringify({ machine: describeMachine(), runs: results }, null, 2)}\n`);
+  view.line(`  report: ${path}`);
+  if (options.json) {
+    printJsonLast({
+      task: task.name,
+      realtime: true,
+      seeds: options.seeds,
+      deadlineMisses: results.reduce((sum, r) => sum + r.deadlineMisses, 0),
+      overruns: results.reduce((sum, r) => sum + r.overruns, 0),
+      stepP99Ms: Math.max(...results.map((r) => r.stepTime.p99Ms)),
+      achievedRateHz: results.map((r) => r.achievedRateHz),
+      episodeReturns: results.map((r) => r.episodes.map((e) => e.return)),
+      report: path,
+    });
+  }
+  return 0;
+}
