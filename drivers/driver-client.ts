@@ -1,7 +1,8 @@
 /**
  * The robot side of the protocol in TypeScript: connect (PUSH frames, SUB actions), say hello until
  * welcomed, send frames, read actions. Used by the simulator process, the tests and the transport
- * benchmark; a robot written in Node can use it as it is (examples/python has the Python twin).
+ * benchmark; a robot written in Node can use it as it is (examples/python has the Python twin). Shared by drivers/zmq and drivers/sim (which may not import
+ * each other), hence here.
  *
  * If engram restarts, it answers frames of an unknown session with a `noHandshake` reject; the
  * client then says hello again by itself (`rehellos` counts it).
@@ -17,7 +18,7 @@ import {
   encodeHello,
   type OutboundMessage,
   protocolVersion,
-} from './protocol.js';
+} from './driver-protocol.js';
 
 export interface ClientCurve {
   /** engram's public key (z85) */

@@ -1,5 +1,7 @@
 /**
  * The engram wire protocol, version 1 (docs/protocol.md is the reference; keep the two together).
+ * Shared by the ZeroMQ driver (drivers/zmq) and what speaks it as a robot (drivers/driver-client.ts,
+ * the simulator process in drivers/sim), which may not import each other's folders.
  * Every message is one ZeroMQ frame holding one msgpack map with `v` (version) and `type`.
  *
  *   robot -> engram (frames socket):  hello, frame
@@ -11,8 +13,8 @@
  * whole or rejected with one reason, never half-applied.
  */
 import { Packr, Unpackr } from 'msgpackr';
-import type { ChannelSpec } from '../../runtime/contracts.js';
-import type { FrameAssembler } from '../driver.js';
+import type { ChannelSpec } from '../runtime/contracts.js';
+import type { FrameAssembler } from './driver.js';
 
 export const protocolVersion = 1;
 

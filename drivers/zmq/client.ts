@@ -1,0 +1,2 @@
+/** The robot-side client lives in drivers/driver-client.ts (shared with drivers/sim); re-exported here. */
+export * from '../driver-client.js';
