@@ -27,6 +27,8 @@ export class LocalLinearModel {
   reward = 0.5;
   /** result of the last evaluateValue (a field: a returned double would be boxed on the heap) */
   lastValue = 0.5;
+  /** result of the last rollout */
+  rolloutScore = 0.5;
   /** squared-distance scale of the neighbour weights (set before fit) */
   bandwidth = 1.5;
   private readonly dim: number;
@@ -43,6 +45,14 @@ export class LocalLinearModel {
   /** dual coefficients for value: k */
   private readonly beta: Float64Array;
   private readonly gram: Float64Array;
+  /** alpha_l (outcome part) . stateFeatures_j: how a predicted step moves each neighbour's state dot (k x k) */
+  private readonly stateCoupling: Float64Array;
+  /** alpha_l (outcome part) . nextFeatures_j: how a predicted step moves each value-sample dot (k x k) */
+  private readonly valueCoupling: Float64Array;
+  /** rollout state in dual coordinates: (x - centre) . stateFeatures_j and . nextFeatures_j */
+  private readonly stateDots: Float64Array;
+  private readonly valueDots: Float64Array;
+  private readonly actionDots: Float64Array;
   private readonly kernelWeights: Float64Array;
   private readonly centre: Float64Array;
   private readonly dots: Float64Array;
@@ -71,6 +81,11 @@ export class LocalLinearModel {
     this.alpha = new Float64Array(maxK * (dim + 1));
     this.beta = new Float64Array(maxK);
     this.gram = new Float64Array(maxK * maxK);
+    this.stateCoupling = new Float64Array(maxK * maxK);
+    this.valueCoupling = new Float64Array(maxK * maxK);
+    this.stateDots = new Float64Array(maxK);
+    this.valueDots = new Float64Array(maxK);
+    this.actionDots = new Float64Array(maxK);
     this.kernelWeights = new Float64Array(maxK);
     this.centre = new Float64Array(dim);
     this.dots = new Float64Array(maxK);
@@ -157,6 +172,78 @@ export class LocalLinearModel {
     for (let j = 0; j < k; j++) this.column[j] = this.beta[j]!;
     choleskySolve(gram, k, this.column);
     for (let j = 0; j < k; j++) this.beta[j] = this.column[j]!;
+
+    // Couplings for rollouts in dual coordinates (k x k, whatever the dimension).
+    for (let l = 0; l < k; l++) {
+      const alphaBase = l * outputs;
+      for (let j = 0; j < k; j++) {
+        let toState = 0;
+        let toValue = 0;
+        const featureBase = j * dim;
+        for (let i = 0; i < dim; i++) {
+          const a = this.alpha[alphaBase + i]!;
+          toState += a * this.stateFeatures[featureBase + i]!;
+          toValue += a * this.nextFeatures[featureBase + i]!;
+        }
+        this.stateCoupling[l * k + j] = toState;
+        this.valueCoupling[l * k + j] = toValue;
+      }
+    }
+  }
+
+  /**
+   * Rolls the action sequence `actions` (steps of actionDim) out for `horizon` steps from the fit
+   * centre and writes discounted predicted rewards + discounted end value into `rolloutScore`.
+   * Works in dual coordinates: the state is carried as its dot products with the neighbours'
+   * features, so a step costs O(k^2 + k * actionDim) however large the context is.
+   */
+  rollout(actions: Float32Array, horizon: number, discount: number): void {
+    const k = this.count;
+    if (k === 0) {
+      this.rolloutScore = 0;
+      return;
+    }
+    const actionDim = this.actionDim;
+    const outputs = this.dim + 1;
+    const rewardColumn = this.dim;
+    const stateDots = this.stateDots;
+    const valueDots = this.valueDots;
+    const g = this.dots;
+    const inverseActionScale = 1 / this.actionHalfRange;
+    for (let j = 0; j < k; j++) {
+      stateDots[j] = 0;
+      valueDots[j] = 0;
+    }
+    let score = 0;
+    let weight = 1;
+    for (let h = 0; h < horizon; h++) {
+      const offset = h * actionDim;
+      for (let j = 0; j < k; j++) {
+        let actionDot = 0;
+        for (let i = 0; i < actionDim; i++) {
+          actionDot +=
+            (actions[offset + i]! - this.actionMid) * inverseActionScale * this.actionFeatures[j * actionDim + i]!;
+        }
+        this.actionDots[j] = actionDot;
+        g[j] = BIAS2 + stateDots[j]! + actionDot;
+      }
+      let reward = 0;
+      for (let l = 0; l < k; l++) reward += g[l]! * this.alpha[l * outputs + rewardColumn]!;
+      score += weight * reward;
+      weight *= discount;
+      for (let l = 0; l < k; l++) {
+        const gl = g[l]!;
+        const base = l * k;
+        for (let j = 0; j < k; j++) {
+          stateDots[j] = stateDots[j]! + gl * this.stateCoupling[base + j]!;
+          valueDots[j] = valueDots[j]! + gl * this.valueCoupling[base + j]!;
+        }
+      }
+    }
+    let value = 0;
+    for (let j = 0; j < k; j++) value += (BIAS2 + valueDots[j]!) * this.beta[j]!;
+    value = value < this.valueMin ? this.valueMin : value > this.valueMax ? this.valueMax : value;
+    this.rolloutScore = score + weight * value;
   }
 
   /** Predicts outcome (into `delta`) and reward for state `x` and the action at actions[offset..]. */

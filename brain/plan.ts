@@ -163,8 +163,8 @@ export class Planner {
         this.fillRandom((c & 1) === 0);
       }
       if (linear) {
-        this.rolloutLinear(ctx);
-        if (exploring) this.firstEvidence(ctx, lookupSlots, lookupDistances, lookupCount);
+        this.rolloutLinear();
+        if (exploring) this.firstEvidence(lookupSlots, lookupDistances, lookupCount);
       } else {
         this.rollout(ctx, lookupSlots, lookupDistances, lookupCount);
       }
@@ -196,28 +196,14 @@ export class Planner {
   }
 
   /** Rollout through the local linear fit: discounted predicted rewards + discounted value at the end. */
-  private rolloutLinear(ctx: Float32Array): void {
-    const local = this.local;
-    const dim = this.dim;
-    const x = this.x;
-    const discount = this.settings.discount;
-    for (let i = 0; i < dim; i++) x[i] = ctx[i]!;
-    let score = 0;
-    let weight = 1;
-    for (let h = 0; h < this.horizon; h++) {
-      local.predict(x, this.sequence, h * this.actionDim);
-      score += weight * local.reward;
-      weight *= discount;
-      const delta = local.delta;
-      for (let i = 0; i < dim; i++) x[i] = x[i]! + delta[i]!;
-    }
-    local.evaluateValue(x);
-    this.rolloutScore = score + weight * local.lastValue;
+  private rolloutLinear(): void {
+    this.local.rollout(this.sequence, this.horizon, this.settings.discount);
+    this.rolloutScore = this.local.rolloutScore;
   }
 
   /** Kernel confidence and surprise of the sequence's first action (the exploration bonus). */
-  private firstEvidence(ctx: Float32Array, slots: Int32Array, distances: Float32Array, count: number): void {
-    this.model.predict(ctx, slots, count, distances, this.sequence, 0);
+  private firstEvidence(slots: Int32Array, distances: Float32Array, count: number): void {
+    this.model.evidence(slots, count, distances, this.sequence, 0);
     this.firstConfidence = this.model.confidence;
     this.firstSurprise = this.model.surprise;
   }

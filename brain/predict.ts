@@ -143,6 +143,33 @@ export class ForwardModel {
   }
 
   /**
+   * Only confidence and surprise for the action at actions[offset..], from known state distances:
+   * the exploration bonus without the cost of predicting the outcome.
+   */
+  evidence(set: Int32Array, count: number, distances: Float32Array, actions: Float32Array, offset: number): void {
+    const store = this.store;
+    const actionDim = this.actionDim;
+    const invStateBandwidth = 1 / this.stateBandwidth;
+    const invRange = this.invActionRange;
+    let evidence = 0;
+    let surprise = 0;
+    for (let n = 0; n < count; n++) {
+      const slot = set[n]!;
+      let actionDistance = 0;
+      const actionBase = slot * actionDim;
+      for (let i = 0; i < actionDim; i++) {
+        const d = (actions[offset + i]! - store.action[actionBase + i]!) * invRange;
+        actionDistance += d * d;
+      }
+      const w = Math.exp(-distances[n]! * invStateBandwidth - actionDistance * this.actionScale);
+      evidence += w;
+      surprise += w * store.predictionError[slot]!;
+    }
+    this.confidence = evidence / (evidence + 1);
+    this.surprise = evidence > 0 ? surprise / evidence : 0;
+  }
+
+  /**
    * State value V(x) from neighbours whatever action they took: the kernel-weighted mean of their
    * returns, moved towards a smoothed max (max_j [w_j Q_j + (1 - w_j) Qmean], w relative to the
    * closest) by `optimism` in [0, 1] (0: the behaviour's value, 1: greedy). Returns 0 for an empty set.

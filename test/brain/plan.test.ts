@@ -86,4 +86,34 @@ plan('prefers the action a known linear system rewards (planning uses the model,
   assert.is(positive, 4);
 });
 
+plan('the dual-coordinate rollout equals stepping an explicit state through the local linear model', async () => {
+  const { brain } = await warmBrain(8);
+  const dim = 3;
+  const ctx = new Float32Array([0.4, 0.5, 0.6]);
+  const slots = new Int32Array(16);
+  const distances = new Float32Array(16);
+  const count = brain.index.search(ctx, 16, slots, distances);
+  assert.ok(count > 8);
+  const local = brain.local;
+  local.bandwidth = 0.05;
+  local.fit(ctx, slots, distances, count);
+  const horizon = 4;
+  const discount = 0.9;
+  const actions = new Float32Array([0.5, -0.2, 0.1, 0.9, -1, 0, 0.3, 0.3]);
+  local.rollout(actions, horizon, discount);
+  // primal: x_{h+1} = x_h + delta(x_h, a_h); score = sum discount^h r_h + discount^H V(x_H)
+  const x = Float32Array.from(ctx);
+  let score = 0;
+  let weight = 1;
+  for (let h = 0; h < horizon; h++) {
+    local.predict(x, actions, h * 2);
+    score += weight * local.reward;
+    weight *= discount;
+    for (let i = 0; i < dim; i++) x[i] = x[i]! + local.delta[i]!;
+  }
+  local.evaluateValue(x);
+  score += weight * local.lastValue;
+  assert.ok(Math.abs(score - local.rolloutScore) < 1e-3 * (1 + Math.abs(score)), `${score} vs ${local.rolloutScore}`);
+});
+
 plan.run();
