@@ -1,3 +1,324 @@
-import { notYetBuilt } from '../runtime/cli/args.js';
+/**
+ * `engram bench soak`: the loop at 100 Hz for a long time (default 10 minutes) with the brain
+ * learning every cycle at its memory cap (evicting to store), the flight recorder on (rotating
+ * segments) and periodic snapshots in slack time: everything a long-running robot does.
+ *
+ * Checks: the cap is never exceeded (sampled every cycle), RSS after warm-up grows less than 5%,
+ * and no overruns caused by maintenance (slack work is counted apart from cycle overruns; a cycle
+ * overrun is charged to maintenance when the slack work before it ran past its bound).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Brain } from '../brain/brain.js';
+import { configHash } from '../brain/memory/snapshot.js';
+import { brainSnapshotSections } from '../brain/memory/snapshot-brain.js';
+import { PeriodicSnapshots, SnapshotWriter } from '../brain/memory/snapshot-writer.js';
+import { durationFlag, numberFlag, parseCommandArgs, printJsonLast, type Subcommand } from '../runtime/cli/args.js';
+import { composeLoop } from '../runtime/cli/replay.js';
+import { systemClock } from '../runtime/clock.js';
+import { loadRuntimeConfig } from '../runtime/config.js';
+import {
+  type Action,
+  type CycleObserver,
+  type CycleRecord,
+  type Driver,
+  type DriverCounters,
+  type EventLog,
+  type Frame,
+  Status,
+  type StatusCode,
+} from '../runtime/contracts.js';
+import { LoopRunner } from '../runtime/loop-runner.js';
+import { FlightRecorder } from '../runtime/recorder.js';
+import { describeMachine, machineLine, table, updateBenchmarksDoc, writeResult } from './lib/report.js';
+import { distribution, GcCounter } from './lib/stats.js';
 
-export const command = notYetBuilt('bench soak', 8, 'benchmark');
+const quiet: EventLog = { info() {}, warn() {}, error() {} };
+
+/** A pendulum on the system clock with slowly drifting dynamics, so new experiences keep coming. */
+class DriftingPendulum implements Driver {
+  readonly name = 'drifting-pendulum';
+  private angle = 2.5;
+  private velocity = 0;
+  private seq = 0;
+  private readonly stats: DriverCounters = { framesReceived: 0, framesRejected: 0, actionsPublished: 0, reconnects: 0 };
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+  counters(): DriverCounters {
+    return this.stats;
+  }
+  poll(into: Frame): StatusCode {
+    into.seq = this.seq++;
+    into.receivedNs = systemClock.nowNs();
+    into.sourceStampNs = into.receivedNs;
+    into.episodeStart = this.seq % 1000 === 1;
+    if (into.episodeStart) {
+      this.angle = 3 * Math.sin(this.seq);
+      this.velocity = 0;
+    }
+    into.estop = false;
+    into.reward = Math.cos(this.angle);
+    into.observation[0] = Math.cos(this.angle);
+    into.observation[1] = Math.sin(this.angle);
+    into.observation[2] = this.velocity;
+    this.stats.framesReceived++;
+    return Status.ok;
+  }
+  publish(action: Action): void {
+    const gravity = 1 + 0.2 * Math.sin(this.seq / 5000);
+    this.velocity = 0.98 * this.velocity + 0.05 * (action.values[0]! - gravity * Math.sin(this.angle));
+    this.angle += 0.05 * this.velocity;
+    this.stats.actionsPublished++;
+  }
+}
+
+/** Per cycle: memory size (cap check), cycle time and overrun attribution; RSS once per second. */
+class SoakObserver implements CycleObserver {
+  cycles = 0;
+  maxSize = 0;
+  capExceeded = 0;
+  overruns = 0;
+  /** overruns or skipped ticks right after slack work that ran past its bound */
+  overrunsAfterLongMaintenance = 0;
+  maxMaintenanceNs = 0;
+  readonly cycleNs: Float64Array;
+  readonly rssMiB: number[] = [];
+  readonly rssAtSecond: number[] = [];
+  /** the previous cycle's record: the loop writes its slack duration into it after the observers ran */
+  private previous: CycleRecord | undefined;
+  private nextRssNs = 0;
+  private readonly startedNs = systemClock.nowNs();
+
+  constructor(
+    private readonly brain: Brain,
+    capacity: number,
+    private readonly maintenanceBoundNs: number,
+  ) {
+    this.cycleNs = new Float64Array(capacity);
+  }
+
+  cycleDone(record: CycleRecord): void {
+    const size = this.brain.store.size();
+    if (size > this.maxSize) this.maxSize = size;
+    if (size > this.brain.hardCap) this.capExceeded++;
+    const slackBefore = this.previous?.maintenanceNs ?? 0;
+    if (slackBefore > this.maxMaintenanceNs) this.maxMaintenanceNs = slackBefore;
+    if (record.overrun || record.skippedTicks > 0) {
+      if (record.overrun) this.overruns++;
+      if (slackBefore > this.maintenanceBoundNs) this.overrunsAfterLongMaintenance++;
+    }
+    if (this.cycles < this.cycleNs.length) this.cycleNs[this.cycles] = record.cycleNs;
+    this.previous = record;
+    this.cycles++;
+  }
+
+  /** Runs last in slack time: reads the previous cycle's slack duration and samples RSS. */
+  flush(): void {
+    const now = systemClock.nowNs();
+    if (now >= this.nextRssNs) {
+      this.nextRssNs = now + 1e9;
+      this.rssMiB.push(process.memoryUsage.rss() / 2 ** 20);
+      this.rssAtSecond.push((now - this.startedNs) / 1e9);
+    }
+  }
+}
+
+const help = `usage: engram bench soak [--duration D] [--rate HZ] [--capacity N] [--warmup D]
+                        [--snapshot-every D] [--json]
+
+The loop, the learning brain at its memory cap, the flight recorder and periodic snapshots, for a
+long run. Reports the cap (never exceeded?), RSS growth after warm-up (target < 5%), overruns and
+slack-time overruns, GC.
+
+  --duration D        how long (default 10m)
+  --rate HZ           loop rate (default 100)
+  --capacity N        memory cap in experiences (default 5000: reached during warm-up)
+  --warmup D          RSS growth is measured from this point (default 60s, at most a third of the run)
+  --snapshot-every D  periodic snapshot interval (default 30s)
+  --json              print one JSON object as the last line of stdout`;
+
+export const command: Subcommand = {
+  name: 'bench soak',
+  summary: 'long run at the memory cap with recorder and snapshots',
+  help,
+  async run(argv) {
+    const args = parseCommandArgs(
+      argv,
+      {
+        duration: { type: 'string' },
+        rate: { type: 'string' },
+        capacity: { type: 'string' },
+        warmup: { type: 'string' },
+        'snapshot-every': { type: 'string' },
+        json: { type: 'boolean' },
+      },
+      help,
+    );
+    if (!args) return 0;
+    const seconds = durationFlag(args.values.duration, 'duration', 600_000) / 1000;
+    const rateHz = numberFlag(args.values.rate, 'rate', 100);
+    const capacity = numberFlag(args.values.capacity, 'capacity', 5000);
+    const warmupSeconds = Math.min(durationFlag(args.values.warmup, 'warmup', 60_000) / 1000, seconds / 3);
+    const snapshotEverySeconds = durationFlag(args.values['snapshot-every'], 'snapshot-every', 30_000) / 1000;
+    const dir = mkdtempSync(join(tmpdir(), 'engram-soak-'));
+
+    const config = loadRuntimeConfig(new URL('../configs/pendulum_swingup.yaml', import.meta.url).pathname);
+    config.rateHz = rateHz;
+    config.budget.cycleMs = (1000 / rateHz) * 0.8;
+    config.brain.memory.capacity = capacity;
+    const observers: CycleObserver[] = [];
+    const loop = await composeLoop({
+      config,
+      clock: systemClock,
+      driver: new DriftingPendulum(),
+      log: quiet,
+      observers,
+    });
+    const brain = loop.controller as Brain;
+    brain.setExploration(true);
+    const soak = new SoakObserver(brain, Math.ceil(rateHz * seconds) + 1000, loop.settings.maintenanceNs);
+    const recorder = new FlightRecorder({
+      directory: join(dir, 'recording'),
+      observationSize: brain.observationSize,
+      actionSize: brain.actionSize,
+      clock: systemClock,
+      log: quiet,
+      maxSegmentBytes: 8 << 20,
+      maxSegments: 4,
+    });
+    const snapshots = new PeriodicSnapshots(
+      new SnapshotWriter({
+        path: join(dir, 'snapshot.bin'),
+        sections: brainSnapshotSections(brain),
+        clock: systemClock,
+        log: quiet,
+        configHash: configHash(config.brain),
+      }),
+      systemClock,
+      { everyNs: snapshotEverySeconds * 1e9 },
+    );
+    observers.push(soak, recorder, snapshots);
+
+    process.stderr.write(`soak: ${seconds} s at ${rateHz} Hz, memory cap ${capacity}, files in ${dir}\n`);
+    const runner = new LoopRunner(loop, systemClock, {
+      strategy: config.timing.strategy,
+      wakeLeadNs: config.timing.wakeLeadUs * 1e3,
+      spinNs: config.timing.spinUs * 1e3,
+      durationNs: seconds * 1e9,
+    });
+    const gc = new GcCounter().start();
+    const progress = setInterval(() => {
+      const rss = soak.rssMiB.at(-1) ?? 0;
+      process.stderr.write(
+        `  ${(soak.cycles / rateHz).toFixed(0)} s: ${soak.cycles} cycles, memory ${brain.store.size()}/${brain.hardCap}, RSS ${rss.toFixed(0)} MiB, overruns ${loop.counters.overruns}\n`,
+      );
+    }, 30_000);
+    await runner.run();
+    clearInterval(progress);
+    const gcs = await gc.stop();
+    recorder.close();
+    await snapshots.writer.settle();
+    loop.publishSafe();
+
+    // RSS growth from the end of warm-up to the end (median of the last 10 samples vs the first 10
+    // after warm-up, so a single GC-timed sample does not decide).
+    const afterWarmup = soak.rssMiB.filter((_, i) => soak.rssAtSecond[i]! >= warmupSeconds);
+    const head = afterWarmup.slice(0, 10);
+    const tail = afterWarmup.slice(-10);
+    const mid = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+    const rssStart = mid(head);
+    const rssEnd = mid(tail);
+    const rssGrowthPercent = ((rssEnd - rssStart) / rssStart) * 100;
+    const cycle = distribution(soak.cycleNs, Math.min(soak.cycles, soak.cycleNs.length));
+    const c = loop.counters;
+    const result = {
+      seconds,
+      rateHz,
+      achievedRateHz: loop.achievedRateHz(),
+      cycles: c.cycles,
+      skippedTicks: c.skippedTicks,
+      overruns: c.overruns,
+      overrunsAfterLongMaintenance: soak.overrunsAfterLongMaintenance,
+      maintenanceOverruns: c.maintenanceOverruns,
+      maxMaintenanceUs: soak.maxMaintenanceNs / 1e3,
+      cycleUs: { p50: cycle.p50 / 1e3, p99: cycle.p99 / 1e3, max: cycle.max / 1e3 },
+      memory: {
+        cap: brain.hardCap,
+        maxObserved: soak.maxSize,
+        cyclesOverCap: soak.capExceeded,
+        stored: brain.counters.stored,
+        evictions: brain.counters.evictions,
+      },
+      rss: {
+        warmupSeconds,
+        startMiB: rssStart,
+        endMiB: rssEnd,
+        growthPercent: rssGrowthPercent,
+        samples: soak.rssMiB.length,
+        timeline: soak.rssMiB.filter((_, i) => i % 10 === 0).map((mib) => Math.round(mib)),
+      },
+      recorder: { ...recorder.counters },
+      snapshots: { saved: snapshots.writer.saved, failed: snapshots.writer.failed },
+      gc: gcs,
+      targets: {
+        capNeverExceeded: soak.capExceeded === 0,
+        rssGrowthUnderFivePercent: rssGrowthPercent < 5,
+        noOverrunsCausedByMaintenance: soak.overrunsAfterLongMaintenance === 0,
+      },
+    };
+    rmSync(dir, { recursive: true, force: true });
+    const path = writeResult('soak', result);
+    const markdown = `## Soak (\`engram bench soak\`)
+
+Machine: ${machineLine(describeMachine())}.
+Command: \`engram bench soak ${argv.filter((a) => a !== '--json').join(' ')}\` (${(seconds / 60).toFixed(1)} min at ${rateHz} Hz): the real loop and runner, the
+brain learning every cycle at its cap (linear index, pendulum-sized observations), the flight recorder on
+(4 rotating 8 MiB segments) and a snapshot every ${snapshotEverySeconds} s, all in slack time.
+
+${table(
+  ['measure', 'value', 'target'],
+  [
+    ['cycles (achieved Hz)', `${c.cycles} (${result.achievedRateHz.toFixed(2)})`, ''],
+    [
+      'memory: cap / max seen / cycles over cap',
+      `${brain.hardCap} / ${soak.maxSize} / ${soak.capExceeded}`,
+      'never over',
+    ],
+    ['stored / evicted', `${brain.counters.stored} / ${brain.counters.evictions}`, ''],
+    [
+      `RSS after ${warmupSeconds} s warm-up → end`,
+      `${rssStart.toFixed(0)} → ${rssEnd.toFixed(0)} MiB (${rssGrowthPercent >= 0 ? '+' : ''}${rssGrowthPercent.toFixed(1)}%)`,
+      '< 5%',
+    ],
+    [
+      'overruns; late cycles after over-long slack work',
+      `${c.overruns}; ${soak.overrunsAfterLongMaintenance}`,
+      '0 caused by maintenance',
+    ],
+    [
+      'slack-time overruns (longest slack work)',
+      `${c.maintenanceOverruns} (${(soak.maxMaintenanceNs / 1e6).toFixed(2)} ms, bound ${(loop.settings.maintenanceNs / 1e6).toFixed(1)} ms)`,
+      '',
+    ],
+    [
+      'cycle p50 / p99 / max µs',
+      `${result.cycleUs.p50.toFixed(0)} / ${result.cycleUs.p99.toFixed(0)} / ${result.cycleUs.max.toFixed(0)}`,
+      '',
+    ],
+    ['skipped ticks', c.skippedTicks, ''],
+    [
+      'recorded / dropped cycles',
+      `${recorder.counters.recorded} / ${recorder.counters.droppedBufferFull + recorder.counters.droppedPaused}`,
+      '',
+    ],
+    ['snapshots saved / failed', `${snapshots.writer.saved} / ${snapshots.writer.failed}`, ''],
+    ['GC minor / major (pause ms)', `${gcs.minor} / ${gcs.major} (${gcs.pauseMs.toFixed(0)})`, ''],
+  ],
+)}`;
+    updateBenchmarksDoc('soak', markdown);
+    process.stdout.write(`${markdown}\n\nresults: ${path}\n`);
+    if (args.values.json) printJsonLast(result);
+    return 0;
+  },
+};

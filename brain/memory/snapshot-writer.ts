@@ -12,19 +12,23 @@
  * good snapshots untouched.
  */
 import {
-  close as closeAsync,
+  close,
   closeSync,
   fsync,
   fsyncSync,
+  link,
   linkSync,
-  open as openAsync,
+  open,
   openSync,
+  rename,
   renameSync,
+  unlink,
   unlinkSync,
   write,
   writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
+import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
 import type { Action, Clock, CycleObserver, CycleRecord, EventLog, Frame } from '../../runtime/contracts.js';
 import {
@@ -82,6 +86,21 @@ interface Progress {
   startedNs: number;
 }
 
+const fsyncAsync = promisify(fsync);
+const closeAsync = promisify(close);
+const openAsync = promisify(open);
+const unlinkAsync = promisify(unlink);
+const linkAsync = promisify(link);
+const renameAsync = promisify(rename);
+
+function ignoreMissing(error: NodeJS.ErrnoException): void {
+  if (error.code !== 'ENOENT') throw error;
+}
+
+function shortWrite(written: number, length: number): Error {
+  return Object.assign(new Error(`short write: ${written} of ${length} bytes (disk full?)`), { code: 'ENOSPC' });
+}
+
 /** Chunk buffers: filled on the loop thread while earlier ones are written by the threadpool (8 x 128 KiB). */
 const BUFFERS = 8;
 
@@ -131,9 +150,33 @@ export class SnapshotWriter {
     return this.lastOutcome;
   }
 
-  /** Starts a save (no-op while one is in progress). Returns false when it could not start. */
+  /**
+   * Starts a save (no-op while one is in progress; returns false then). The section state is
+   * captured now; the temporary file is opened and its header written off the loop thread.
+   */
   begin(): boolean {
     if (this.state() !== 'idle') return false;
+    const { progress, header } = this.prepare(-1);
+    progress.inFlight = 1; // the open and the header write
+    this.progress = progress;
+    open(this.tempPath, 'w', (openError, fd) => {
+      if (openError) {
+        progress.inFlight--;
+        progress.writeError = openError;
+        return;
+      }
+      progress.fd = fd;
+      write(fd, header, 0, header.byteLength, 0, (error, written) => {
+        progress.inFlight--;
+        if (error || written !== header.byteLength)
+          progress.writeError = error ?? shortWrite(written, header.byteLength);
+      });
+    });
+    return true;
+  }
+
+  /** The header bytes and a fresh progress record (sections begun: their byte lengths are fixed). */
+  private prepare(fd: number): { progress: Progress; header: Buffer } {
     const startedNs = this.clock.nowNs();
     const entries: SectionEntry[] = [];
     const writers: SectionWriter[] = [];
@@ -149,35 +192,26 @@ export class SnapshotWriter {
       sections: entries,
     };
     const json = Buffer.from(JSON.stringify(header), 'utf8');
-    const preamble = Buffer.alloc(SNAPSHOT_PREAMBLE_BYTES);
-    preamble.write(SNAPSHOT_MAGIC, 0, 'ascii');
-    preamble.writeUInt32LE(SNAPSHOT_FORMAT_VERSION, 8);
-    preamble.writeUInt32LE(json.byteLength, 12);
-    preamble.writeUInt32LE(crc32(json), 16);
-    let fd = -1;
-    try {
-      fd = openSync(this.tempPath, 'w');
-      writeSync(fd, preamble);
-      writeSync(fd, json);
-    } catch (error) {
-      if (fd >= 0) closeSync(fd);
-      this.fail(error as Error, fd >= 0);
-      return false;
-    }
-    this.progress = {
+    const bytes = Buffer.alloc(SNAPSHOT_PREAMBLE_BYTES + json.byteLength);
+    bytes.write(SNAPSHOT_MAGIC, 0, 'ascii');
+    bytes.writeUInt32LE(SNAPSHOT_FORMAT_VERSION, 8);
+    bytes.writeUInt32LE(json.byteLength, 12);
+    bytes.writeUInt32LE(crc32(json), 16);
+    json.copy(bytes, SNAPSHOT_PREAMBLE_BYTES);
+    const progress: Progress = {
       fd,
       sectionIndex: 0,
       writer: writers[0],
       writers,
       crcs: [],
       crc: 0,
-      position: preamble.byteLength + json.byteLength,
+      position: bytes.byteLength,
       inFlight: 0,
       writeError: undefined,
       produced: false,
       startedNs,
     };
-    return true;
+    return { progress, header: bytes };
   }
 
   /**
@@ -194,6 +228,7 @@ export class SnapshotWriter {
       if (progress.inFlight === 0) this.abandon(progress, progress.writeError);
       return this.state();
     }
+    if (progress.fd < 0) return this.state(); // the temporary file is still being opened
     let produced = 0;
     while (!progress.produced && produced < this.maxBytesPerStep && this.freeBuffers.length > 0) {
       const before = this.clock.nowNs();
@@ -252,9 +287,7 @@ export class SnapshotWriter {
       progress.inFlight--;
       this.freeBuffers.push(index);
       if (!progress.writeError && (error || written !== length)) {
-        progress.writeError =
-          error ??
-          Object.assign(new Error(`short write: ${written} of ${length} bytes (disk full?)`), { code: 'ENOSPC' });
+        progress.writeError = error ?? shortWrite(written, length);
       }
     });
   }
@@ -269,8 +302,19 @@ export class SnapshotWriter {
       throw new Error('saveNow while asynchronous writes are in flight; await settle() first');
     }
     if (this.progress?.writeError) this.abandon(this.progress, this.progress.writeError);
-    if (!this.progress && !this.begin()) return this.lastOutcome!;
-    const progress = this.progress!;
+    if (!this.progress) {
+      const { progress, header } = this.prepare(-1);
+      try {
+        progress.fd = openSync(this.tempPath, 'w');
+        writeSync(progress.fd, header, 0, header.byteLength, 0);
+      } catch (error) {
+        if (progress.fd >= 0) closeSync(progress.fd);
+        this.fail(error as Error, progress.fd >= 0);
+        return this.lastOutcome!;
+      }
+      this.progress = progress;
+    }
+    const progress = this.progress;
     const buffer = this.buffers[0]!;
     try {
       while (!progress.produced) {
@@ -299,39 +343,44 @@ export class SnapshotWriter {
     }
   }
 
-  /** fsync off the loop thread, then link + rename (fast metadata calls) and a directory fsync. */
+  /**
+   * Off the loop thread: fsync, keep the current snapshot as the previous one (hard link), rename
+   * the new one over it, fsync the directory. Metadata calls can stall too, so none runs here.
+   */
   private commit(progress: Progress): void {
     this.committing = true;
     this.progress = undefined;
-    fsync(progress.fd, (syncError) => {
-      closeAsync(progress.fd, () => {
-        if (syncError) {
-          this.committing = false;
-          this.abandon(progress, syncError, false);
-          return;
-        }
-        try {
-          this.install();
-        } catch (error) {
-          this.committing = false;
-          this.abandon(progress, error as Error, false);
-          return;
-        }
-        openAsync(dirname(this.path), 'r', (openError, dirFd) => {
-          if (openError) {
-            this.committing = false;
-            this.succeed(progress);
-            return;
-          }
-          fsync(dirFd, () => {
-            closeAsync(dirFd, () => {
-              this.committing = false;
-              this.succeed(progress);
-            });
-          });
-        });
-      });
-    });
+    this.commitAsync(progress).then(
+      () => {
+        this.committing = false;
+        this.succeed(progress);
+      },
+      (error: Error) => {
+        this.committing = false;
+        this.fail(error, true);
+      },
+    );
+  }
+
+  private async commitAsync(progress: Progress): Promise<void> {
+    try {
+      await fsyncAsync(progress.fd);
+    } finally {
+      await closeAsync(progress.fd);
+    }
+    await unlinkAsync(this.previousPath).catch(ignoreMissing);
+    await linkAsync(this.path, this.previousPath).catch(ignoreMissing);
+    await renameAsync(this.tempPath, this.path);
+    try {
+      const directory = await openAsync(dirname(this.path), 'r');
+      try {
+        await fsyncAsync(directory);
+      } finally {
+        await closeAsync(directory);
+      }
+    } catch {
+      // Some filesystems refuse a directory fsync; the rename itself is atomic.
+    }
   }
 
   /** Keeps the current snapshot as the previous one, then renames the new one over it atomically. */
@@ -359,8 +408,8 @@ export class SnapshotWriter {
     };
   }
 
-  private abandon(progress: Progress, error: Error, closeFd = true): void {
-    if (closeFd) {
+  private abandon(progress: Progress, error: Error): void {
+    if (progress.fd >= 0) {
       try {
         closeSync(progress.fd);
       } catch {
