@@ -96,19 +96,31 @@ export async function createDriverFromConfig(config: RuntimeConfig, clock: Clock
       return createZmqDriver({ ...options, config: driver });
     }
     case 'ros2': {
-      const factory = await importDriverFactory('../../drivers/ros2/driver.js', ['createRos2Driver'], 'ros2');
-      return factory(options);
+      const { createRos2Driver } = await import('../../drivers/ros2/driver.js');
+      return createRos2Driver({ ...options, config: driver });
     }
     case 'sim': {
-      const path = driver.transport === 'zmq' ? '../../drivers/sim/zmq.js' : '../../drivers/sim/inprocess.js';
-      const factory = await importDriverFactory(
-        path,
-        ['createSimDriver', 'createInProcessSimDriver', 'createInprocessSimDriver'],
-        'sim',
-      );
-      return factory(options);
+      if (driver.transport === 'zmq') {
+        const factory = await importDriverFactory('../../drivers/sim/zmq.js', ['createSimZmqDriver'], 'sim (zmq)');
+        return factory(options);
+      }
+      return createInProcessSimDriver(config, driver.task, driver.seed, clock);
     }
   }
+}
+
+/** The task stepped in this process: one control step per published action. */
+async function createInProcessSimDriver(config: RuntimeConfig, taskName: string, seed: number, clock: Clock) {
+  const { resolveTask } = await import('../../sim/task-module.js');
+  const { Environment } = await import('../../sim/environment.js');
+  const { EnvironmentDriver } = await import('./sim/realtime.js');
+  const task = await resolveTask(taskName);
+  if (task.observationSize !== observationSize(config) || task.actionSize !== config.action.size) {
+    throw new ConfigError('(config)', [
+      `channels sum to ${observationSize(config)} values and action.size is ${config.action.size}, but task '${task.name}' observes ${task.observationSize} and acts in ${task.actionSize}`,
+    ]);
+  }
+  return new EnvironmentDriver(await Environment.create(task, seed), clock);
 }
 
 export interface RunOptions {
