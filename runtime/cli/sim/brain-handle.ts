@@ -45,8 +45,8 @@ export async function makeBrainHandle(
   overrides: object,
 ): Promise<ControllerHandle> {
   const config = simBrainConfig(task, seed, overrides);
-  // warnings only: info lines would tear through the live view
-  const log = createLogger({ level: process.env.ENGRAM_LOG_LEVEL ?? 'warn' });
+  // errors only (ENGRAM_LOG_LEVEL overrides): log lines would tear through the live view
+  const log = createLogger({ level: process.env.ENGRAM_LOG_LEVEL ?? 'error' });
   const brain = await createBrain(config, {
     observationSize: task.observationSize,
     actionSize: task.actionSize,
