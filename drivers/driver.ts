@@ -1,17 +1,26 @@
 /**
  * Helpers every driver shares: assembling a multi-channel frame from messages that each carry
  * some channels (latest value per channel wins, per-channel staleness), rejection counting by
- * reason with a rate-limited log line, and the optional "wake me on input" hook.
+ * reason with a rate-limited log line, the optional "wake me on input" hook, and an event-driven
+ * responder that answers each frame as it lands (lock-step simulation over a transport).
  *
  * Imports only the contracts (test/architecture.test.ts).
  */
 import {
+  type Action,
   type ChannelSpec,
   type Clock,
+  type Controller,
+  createAction,
+  createFrame,
+  type Driver,
   type DriverCounters,
   type EventLog,
   type Frame,
+  LookupPath,
   Status,
+  type StatusCode,
+  type StepTimings,
 } from '../runtime/contracts.js';
 
 /** Where each channel lives in the observation vector. Computed once at start. */
@@ -235,3 +244,64 @@ export const silentEventLog: EventLog = {
   warn() {},
   error() {},
 };
+
+export interface FrameResponderOptions {
+  clock: Clock;
+  /** the deadline handed to controller.step: this long after the frame was polled (ns) */
+  stepBudgetNs: number;
+  /** slack handed to controller.maintain after publishing (ns) */
+  maintainBudgetNs: number;
+}
+
+/**
+ * An event-driven loop for lock-step simulation over a transport (and the transport benchmark):
+ * each frame is answered the moment it lands (poll, step, publish, then maintain), the same
+ * sequence runtime/cli/sim/lockstep.ts runs in-process, so the brain sees identical frames. A
+ * rejected step still publishes (the previous action, marked stale) so a lock-step peer never
+ * waits forever. Preallocated frame and action; nothing allocated per frame here.
+ */
+export class FrameResponder {
+  readonly frame: Frame;
+  readonly action: Action;
+  readonly timings: StepTimings = { encodeNs: 0, lookupNs: 0, activationNs: 0, planNs: 0, lookupPath: LookupPath.none };
+  answered = 0;
+  rejectedSteps = 0;
+  lastStatus: StatusCode = Status.ok;
+  private readonly onInput = () => this.answer();
+
+  constructor(
+    private readonly driver: Driver & InputSignal,
+    private readonly controller: Controller,
+    private readonly options: FrameResponderOptions,
+  ) {
+    this.frame = createFrame(controller.observationSize);
+    this.action = createAction(controller.actionSize);
+  }
+
+  start(): void {
+    this.driver.setInputListener(this.onInput);
+  }
+
+  stop(): void {
+    this.driver.setInputListener(undefined);
+  }
+
+  /** Answers the newest frame, if a new one arrived. */
+  answer(): void {
+    const { driver, controller, frame, action, options } = this;
+    const start = options.clock.nowNs();
+    const polled = driver.poll(frame);
+    if (polled === Status.noInput) return;
+    const status = controller.step(frame, start + options.stepBudgetNs, action.values, this.timings);
+    this.lastStatus = status;
+    const fresh = polled === Status.ok && (status === Status.ok || status === Status.deadline);
+    if (!fresh) this.rejectedSteps++;
+    action.cycle = this.answered++;
+    action.frameSeq = frame.seq;
+    action.stale = !fresh;
+    const end = options.clock.nowNs();
+    action.publishedNs = end;
+    driver.publish(action);
+    controller.maintain(end + options.maintainBudgetNs);
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * The simulator as a separate process that speaks the wire protocol exactly as a robot does
+ * (drivers/driver-client.ts): it connects to engram, says hello with one channel 'observation',
+ * sends a frame per control step and applies the actions it gets back.
+ *
+ * - lockstep: deterministic and as fast as engram answers. The episode sequence is the one
+ *   runtime/cli/sim/lockstep.ts plays in-process (first frame with episodeStart and reward 0; each
+ *   answer steps the physics; the final frame is shown and its answer discarded), so with the same
+ *   seed and brain the returns are identical.
+ * - realtime: the task's control rate. Each tick applies the newest action received (held when none
+ *   came; zeros before the first) and sends the next frame; late answers are counted, not waited for.
+ *
+ * Run: node --import tsx drivers/sim/server.ts --task pendulum_swingup --seed 1 \
+ *        --frames tcp://127.0.0.1:5555 --actions tcp://127.0.0.1:5556 --mode lockstep --episodes 3
+ * Prints one JSON object (SimServerSummary) as the last line of stdout.
+ */
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Environment } from '../../sim/environment.js';
+import { resolveTask } from '../../sim/task-module.js';
+import { type ClientAction, EngramClient } from '../driver-client.js';
+
+export type SimMode = 'lockstep' | 'realtime';
+
+export interface SimServerOptions {
+  task: string;
+  seed: number;
+  frames: string;
+  actions: string;
+  mode: SimMode;
+  /** episodes to play (whole episodes) */
+  episodes: number;
+  /** lock-step: how long to wait for an answer before sending the frame again (ms) */
+  answerTimeoutMs?: number;
+}
+
+export interface SimServerSummary {
+  task: string;
+  seed: number;
+  mode: SimMode;
+  returns: number[];
+  steps: number;
+  /** lock-step: frames sent again after an answer timed out (engram restarted or slow) */
+  resends: number;
+  /** realtime: ticks whose frame had not been answered by the next tick */
+  lateAnswers: number;
+  seconds: number;
+}
+
+export async function runSimServer(options: SimServerOptions): Promise<SimServerSummary> {
+  const task = await resolveTask(options.task);
+  const env = await Environment.create(task, options.seed);
+  const client = new EngramClient({
+    frames: options.frames,
+    actions: options.actions,
+    channels: [{ name: 'observation', size: task.observationSize }],
+    actionSize: task.actionSize,
+    name: `sim ${task.name} seed ${options.seed}`,
+  });
+  const started = process.hrtime.bigint();
+  try {
+    await client.connect(30_000);
+    const summary =
+      options.mode === 'lockstep' ? await lockstep(env, client, options) : await realtime(env, client, options);
+    return { ...summary, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+  } finally {
+    client.close();
+    env.dispose();
+  }
+}
+
+type Played = Omit<SimServerSummary, 'seconds'>;
+
+async function lockstep(env: Environment, client: EngramClient, options: SimServerOptions): Promise<Played> {
+  const observation = { observation: new Float32Array(env.task.observationSize) };
+  const returns: number[] = [];
+  let steps = 0;
+  let resends = 0;
+  const show = (reward: number, episodeStart: boolean) => {
+    observation.observation.set(env.observation);
+    return client.sendFrame(observation, { reward, episodeStart });
+  };
+  /** Sends the frame and waits for its answer, sending it again (a new seq) if none comes. */
+  const answerTo = async (reward: number, episodeStart: boolean): Promise<ClientAction> => {
+    for (;;) {
+      const seq = show(reward, episodeStart);
+      const action = await client.actionFor(seq, options.answerTimeoutMs ?? 2000);
+      if (action?.frameSeq === seq) return action;
+      resends++;
+    }
+  };
+  while (returns.length < options.episodes) {
+    env.reset();
+    let action = await answerTo(0, true);
+    while (!env.done) {
+      const reward = env.step(action.values);
+      steps++;
+      action = await answerTo(reward, false);
+    }
+    returns.push(env.episodeReturn);
+  }
+  return { task: env.task.name, seed: options.seed, mode: 'lockstep', returns, steps, resends, lateAnswers: 0 };
+}
+
+async function realtime(env: Environment, client: EngramClient, options: SimServerOptions): Promise<Played> {
+  const periodNs = env.task.controlTimestep * 1e9;
+  const observation = { observation: new Float32Array(env.task.observationSize) };
+  const held = new Float32Array(env.task.actionSize);
+  let lastSentSeq = -1;
+  let lastAnsweredSeq = -1;
+  let receiving = true;
+  // Actions arrive on their own schedule; the newest one is what the next tick applies.
+  const receiver = (async () => {
+    while (receiving) {
+      const action = await client.nextAction(50);
+      if (action && action.frameSeq >= lastAnsweredSeq) {
+        held.set(action.values);
+        lastAnsweredSeq = action.frameSeq;
+      }
+    }
+  })();
+  const returns: number[] = [];
+  let steps = 0;
+  let lateAnswers = 0;
+  const now = () => Number(process.hrtime.bigint());
+  let next = now();
+  const tick = async () => {
+    next += periodNs;
+    const wait = (next - now()) / 1e6;
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    else next = now(); // late: skip ahead, never burst
+    if (lastAnsweredSeq < lastSentSeq) lateAnswers++;
+  };
+  while (returns.length < options.episodes) {
+    env.reset();
+    observation.observation.set(env.observation);
+    lastSentSeq = client.sendFrame(observation, { reward: 0, episodeStart: true });
+    while (!env.done) {
+      await tick();
+      const reward = env.step(held);
+      steps++;
+      observation.observation.set(env.observation);
+      lastSentSeq = client.sendFrame(observation, { reward, episodeStart: false });
+    }
+    returns.push(env.episodeReturn);
+    await tick();
+  }
+  receiving = false;
+  await receiver;
+  return { task: env.task.name, seed: options.seed, mode: 'realtime', returns, steps, resends: 0, lateAnswers };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      task: { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      frames: { type: 'string', default: 'tcp://127.0.0.1:5555' },
+      actions: { type: 'string', default: 'tcp://127.0.0.1:5556' },
+      mode: { type: 'string', default: 'lockstep' },
+      episodes: { type: 'string', default: '1' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help || !values.task || (values.mode !== 'lockstep' && values.mode !== 'realtime')) {
+    process.stdout.write(
+      'usage: server --task NAME|FILE [--seed S] [--frames EP] [--actions EP] [--mode lockstep|realtime] [--episodes N]\n',
+    );
+    return values.help ? 0 : 2;
+  }
+  const summary = await runSimServer({
+    task: values.task,
+    seed: Number(values.seed),
+    frames: values.frames,
+    actions: values.actions,
+    mode: values.mode,
+    episodes: Number(values.episodes),
+  });
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  return 0;
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`engram sim server: ${(error as Error).stack ?? String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,137 @@
+/**
+ * The simulator as a separate process over ZeroMQ, lock-step: with the same seed and the same
+ * learning brain, the episode returns equal the in-process run (runtime/cli/sim/lockstep.ts) to
+ * the last bit; the in-process sim driver (for `engram run`) matches too. Real MuJoCo, real
+ * sockets (ipc), real brain. Budgets are generous so the anytime planner never stops early (a
+ * deadline cut would depend on machine load, not on the transport).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { FrameResponder } from '../../../drivers/driver.js';
+import { InProcessSimDriver, simChannels } from '../../../drivers/sim/inprocess.js';
+import { spawnSimProcess } from '../../../drivers/sim/process.js';
+import { ZmqDriver } from '../../../drivers/zmq/driver.js';
+import { makeBrainHandle } from '../../../runtime/cli/sim/brain-handle.js';
+import { LockstepSession } from '../../../runtime/cli/sim/lockstep.js';
+import { systemClock } from '../../../runtime/clock.js';
+import { type ChannelSpec, createFrame, Status } from '../../../runtime/contracts.js';
+import { Environment } from '../../../sim/environment.js';
+import { builtinTask } from '../../../sim/task-module.js';
+import { closeTracked, endpointsFor, track } from '../zmq/helpers.js';
+
+const taskName = 'cartpole_balance';
+const seed = 3;
+const episodes = 2;
+const budgets = { stepBudgetNs: 10e9, maintainBudgetNs: 10e9 };
+const brainOverrides = { planner: { candidates: 8 } };
+
+async function inProcessReference(): Promise<number[]> {
+  const task = builtinTask(taskName);
+  const env = await Environment.create(task, seed);
+  const handle = await makeBrainHandle(task, seed, brainOverrides);
+  const session = new LockstepSession(env, handle.controller, { clock: systemClock, ...budgets });
+  const returns: number[] = [];
+  for (let e = 0; e < episodes; e++) returns.push(session.runEpisode());
+  handle.dispose?.();
+  env.dispose();
+  return returns;
+}
+
+test(`lock-step over ZeroMQ (separate sim process) returns exactly the in-process returns (${taskName}, seed ${seed})`, async () => {
+  const reference = await inProcessReference();
+  const task = builtinTask(taskName);
+  const channels: ChannelSpec[] = simChannels(task);
+  const driver = track(
+    new ZmqDriver({
+      config: { ...endpointsFor('ipc'), maxMessageBytes: 1 << 16 },
+      channels,
+      actionSize: task.actionSize,
+      clock: systemClock,
+    }),
+  );
+  await driver.start();
+  const handle = await makeBrainHandle(task, seed, brainOverrides);
+  const responder = new FrameResponder(driver, handle.controller, { clock: systemClock, ...budgets });
+  responder.start();
+  const sim = spawnSimProcess({ task: taskName, seed, mode: 'lockstep', episodes, ...driver.boundEndpoints() });
+  track({ close: () => sim.kill() });
+  const summary = await sim.done;
+  responder.stop();
+  handle.dispose?.();
+  console.log(
+    `in-process ${reference.join(', ')}; over ZeroMQ ${summary.returns.join(', ')} in ${summary.seconds.toFixed(1)} s`,
+  );
+  assert.is(summary.resends, 0);
+  assert.is(summary.steps, episodes * task.episodeSteps);
+  assert.is(responder.rejectedSteps, 0);
+  assert.equal(summary.returns, reference, 'bit-identical returns');
+  assert.ok(
+    reference.some((r) => r !== 0),
+    'the returns are not trivially zero',
+  );
+});
+
+test('the in-process sim driver plays the same episodes (engram run with driver kind sim)', async () => {
+  const reference = await inProcessReference();
+  const task = builtinTask(taskName);
+  const driver = new InProcessSimDriver({
+    config: { task: taskName, seed },
+    channels: simChannels(task),
+    actionSize: task.actionSize,
+  });
+  await driver.start();
+  const handle = await makeBrainHandle(task, seed, brainOverrides);
+  const responder = new FrameResponder(driver, handle.controller, { clock: systemClock, ...budgets });
+  // drive it as a loop would: poll/step/publish until the episodes are done
+  while (driver.episodeReturns().length < episodes) responder.answer();
+  assert.equal([...driver.episodeReturns()], reference);
+  handle.dispose?.();
+  await driver.stop();
+});
+
+test('in-process sim driver: frames only after an answer; stale or foreign answers do not step physics', async () => {
+  const task = builtinTask(taskName);
+  const driver = new InProcessSimDriver({
+    config: { task: taskName, seed },
+    channels: simChannels(task),
+    actionSize: task.actionSize,
+  });
+  await driver.start();
+  const frame = createFrame(task.observationSize);
+  assert.is(driver.poll(frame), Status.ok);
+  assert.is(frame.episodeStart, true);
+  assert.is(driver.poll(frame), Status.noInput, 'no new frame before an answer');
+  const action = {
+    cycle: 0,
+    frameSeq: frame.seq + 5,
+    stale: false,
+    publishedNs: 0,
+    values: new Float32Array(task.actionSize),
+  };
+  driver.publish(action);
+  assert.is(driver.poll(frame), Status.noInput, 'an answer to another frame is ignored');
+  action.frameSeq = frame.seq;
+  driver.publish(action);
+  assert.is(driver.poll(frame), Status.ok);
+  assert.is(frame.episodeStart, false);
+  assert.is(frame.seq, 1);
+  assert.is(driver.counters().rejectedByReason.ignoredActions, 1);
+  await driver.stop();
+});
+
+test('a wrong channel layout is refused at start with the sizes', async () => {
+  const driver = new InProcessSimDriver({
+    config: { task: taskName, seed },
+    channels: [{ name: 'x', size: 1, maxAgeMs: 0 }],
+    actionSize: 2,
+  });
+  try {
+    await driver.start();
+    assert.unreachable('should refuse');
+  } catch (error) {
+    assert.match((error as Error).message, /has observation 5 and action 1; the config's channels add up to 1/);
+  }
+});
+
+test.after.each(closeTracked);
+test.run();
