@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { describeMachine, repoRoot } from '../../bench/lib/report.js';
+import { describeMachine } from '../../bench/lib/report.js';
 import type { TaskDefinition } from '../../sim/task.js';
 import { resolveTask } from '../../sim/task-module.js';
 import { builtinTasks } from '../../sim/tasks/index.js';
@@ -203,7 +203,6 @@ export const command: Subcommand = {
         baselines: { random: baselines.random.meanReturn, zero: baselines.zero.meanReturn },
         report: paths.json,
         curve: paths.svg,
-        repoRoot,
       });
     }
     return 0;

@@ -93,6 +93,8 @@ export interface LearnResult {
   evalEvery: number;
   evalEpisodes: number;
   controlTimestepS: number;
+  /** control steps per episode (the most a 0-1 reward can sum to) */
+  episodeSteps: number;
   actionRepeat: number;
   stepBudgetMs: number;
   evaluations: EvaluationPoint[];
@@ -268,6 +270,7 @@ export async function learn(options: LearnOptions): Promise<LearnResult> {
     evalEvery: options.evalEvery,
     evalEpisodes: options.evalEpisodes,
     controlTimestepS: task.controlTimestep,
+    episodeSteps: task.episodeSteps,
     actionRepeat: options.actionRepeat ?? 1,
     stepBudgetMs: options.stepBudgetNs / 1e6,
     evaluations,

@@ -17,6 +17,8 @@ export interface CurvePlot {
   title: string;
   subtitle?: string;
   totalSteps: number;
+  /** the y axis runs from 0 to this when every value fits (the suite's 1000), else it adapts */
+  maxReturn: number;
   series: CurveSeries[];
 }
 
@@ -36,6 +38,8 @@ export function learningCurveSpec(plot: CurvePlot): vegaLite.TopLevelSpec {
     for (const point of series.points) values.push({ step: point.step, value: point.value, series: series.label });
   }
   const labels = plot.series.map((s) => s.label);
+  let fits = true;
+  for (const v of values) if (v.value < 0 || v.value > plot.maxReturn) fits = false;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: plot.subtitle ? { text: plot.title, subtitle: plot.subtitle } : plot.title,
@@ -51,7 +55,12 @@ export function learningCurveSpec(plot: CurvePlot): vegaLite.TopLevelSpec {
         title: 'environment steps (training)',
         scale: { domain: [0, plot.totalSteps] },
       },
-      y: { field: 'value', type: 'quantitative', title: 'episode return (0-1000)', scale: { domain: [0, 1000] } },
+      y: {
+        field: 'value',
+        type: 'quantitative',
+        title: fits ? `episode return (0-${plot.maxReturn})` : 'episode return',
+        scale: fits ? { domain: [0, plot.maxReturn] } : { zero: true, nice: true },
+      },
       color: { field: 'series', type: 'nominal', sort: labels, title: null, legend: { orient: 'bottom', columns: 2 } },
       strokeDash: {
         field: 'series',

@@ -87,6 +87,7 @@ export async function renderReportCurve(report: RunReport): Promise<string> {
     title: `${report.task}: ${report.controller} learning online`,
     subtitle: `score ${report.score.toFixed(0)} (mean evaluation return at ${report.runs[0]?.steps ?? 0} steps, seeds ${seeds}); step p99 ${report.stepP99Ms.toFixed(2)} ms`,
     totalSteps: report.runs[0]?.steps ?? 0,
+    maxReturn: report.runs[0]?.episodeSteps ?? 1000,
     series: curveSeries(report),
   });
 }
