@@ -3,8 +3,8 @@
  * with the tasks recorded before), the 'learning' section of docs/benchmarks.md (a table over all
  * recorded tasks and a learning-curve image each) and docs/img/learning-<task>.svg.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import {
   type MachineDescription,
   machineLine,
@@ -53,15 +53,38 @@ function readEntries(path: string): Record<string, LearningEntry> {
   }
 }
 
+/**
+ * Runs `update` holding an exclusive lock file beside learning.json, so two runs recording at
+ * once (one per task, in parallel) do not lose each other's entry.
+ */
+function withLock<T>(path: string, update: () => T): T {
+  const lock = `${path}.lock`;
+  mkdirSync(dirname(lock), { recursive: true });
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      closeSync(openSync(lock, 'wx'));
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 200) throw error;
+      Atomics.wait(pause, 0, 0, 50);
+    }
+  }
+  try {
+    return update();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
 export async function recordLearningBenchmark(report: RunReport): Promise<string> {
   const imageDir = join(repoRoot, 'docs', 'img');
   mkdirSync(imageDir, { recursive: true });
   const imageName = `learning-${report.task}.svg`;
   writeFileSync(join(imageDir, imageName), await renderReportCurve(report));
   const resultsPath = join(repoRoot, 'bench', 'results', 'learning.json');
-  const entries = readEntries(resultsPath);
   const runs = report.runs;
-  entries[report.task] = {
+  const entry: LearningEntry = {
     task: report.task,
     controller: report.controller,
     seeds: report.seeds,
@@ -79,9 +102,13 @@ export async function recordLearningBenchmark(report: RunReport): Promise<string
     machine: report.machine as MachineDescription,
     settings: runs[0]?.settings ?? {},
   };
-  const path = writeResult('learning', { tasks: entries });
-  updateBenchmarksDoc('learning', learningSection(Object.values(entries)));
-  return path;
+  return withLock(resultsPath, () => {
+    const entries = readEntries(resultsPath);
+    entries[report.task] = entry;
+    const path = writeResult('learning', { tasks: entries });
+    updateBenchmarksDoc('learning', learningSection(Object.values(entries)));
+    return path;
+  });
 }
 
 function learningSection(entries: LearningEntry[]): string {
