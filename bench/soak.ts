@@ -217,7 +217,7 @@ export const command: Subcommand = {
     await runner.run();
     clearInterval(progress);
     const gcs = await gc.stop();
-    recorder.close();
+    await recorder.close();
     await snapshots.writer.settle();
     loop.publishSafe();
 

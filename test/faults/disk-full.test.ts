@@ -77,12 +77,13 @@ faults('recording: ENOSPC is logged, recording pauses, the loop runs on, and rec
       cycles,
       log: new CapturingLog(),
       observers: [recorder],
+      yieldEvery: 1, // the recorder's file operations complete off the loop thread
       onCycle(index) {
         if (pausedAt < 0 && recorder.isPaused()) pausedAt = index;
         if (index === 1500) disk.resize(4 * 1024 * 1024); // someone frees space
       },
     });
-    recorder.close();
+    await recorder.close();
     assert.is(run.loop.counters.cycles, cycles, 'the loop ran every cycle');
     assert.ok(pausedAt > 0 && pausedAt < 1500, `recording paused when the disk filled (at ${pausedAt})`);
     const paused = log.lines.find((line) => line.level === 'error');

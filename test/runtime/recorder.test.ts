@@ -49,7 +49,7 @@ function bits(values: Float32Array): string {
 
 const recorder = suite('flight recorder');
 
-recorder('every cycle comes back bit for bit: frame, action, timings, status', () => {
+recorder('every cycle comes back bit for bit: frame, action, timings, status', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'engram-rec-'));
   const clock = new MockClock();
   const rec = new FlightRecorder({
@@ -61,7 +61,7 @@ recorder('every cycle comes back bit for bit: frame, action, timings, status', (
     meta: { seed: 3 },
   });
   driveCycles(rec, 0, 500, 1);
-  rec.close();
+  await rec.close();
   const contents = readRecording(join(dir, 'rec'));
   assert.is(contents.cycles.length, 500);
   assert.equal(contents.warnings, []);
@@ -89,7 +89,7 @@ recorder('every cycle comes back bit for bit: frame, action, timings, status', (
   rmSync(dir, { recursive: true });
 });
 
-recorder('cycleDone allocates nothing', () => {
+recorder('cycleDone allocates nothing', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'engram-rec-'));
   const rec = new FlightRecorder({
     directory: join(dir, 'rec'),
@@ -119,11 +119,11 @@ recorder('cycleDone allocates nothing', () => {
   const grown = process.memoryUsage().heapUsed - before;
   // 50k cycles: even 16 bytes per cycle would be 800 KB.
   assert.ok(grown < 200_000, `heap grew ${grown} bytes over 50k cycles`);
-  rec.close();
+  await rec.close();
   rmSync(dir, { recursive: true });
 });
 
-recorder('segments rotate by size and the oldest are deleted; what remains reads back in order', () => {
+recorder('segments rotate by size and the oldest are deleted; what remains reads back in order', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'engram-rec-'));
   const path = join(dir, 'rec');
   const rec = new FlightRecorder({
@@ -136,7 +136,7 @@ recorder('segments rotate by size and the oldest are deleted; what remains reads
     maxSegments: 3,
   });
   driveCycles(rec, 0, 2000, 2);
-  rec.close();
+  await rec.close();
   const segments = readdirSync(path);
   assert.is(segments.length, 3);
   assert.ok(rec.counters.segmentsOpened > 3);
@@ -148,7 +148,7 @@ recorder('segments rotate by size and the oldest are deleted; what remains reads
   rmSync(dir, { recursive: true });
 });
 
-recorder('a full buffer drops and counts cycles instead of blocking or allocating', () => {
+recorder('a full buffer drops and counts cycles instead of blocking or allocating', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'engram-rec-'));
   const rec = new FlightRecorder({
     directory: join(dir, 'rec'),
@@ -160,12 +160,12 @@ recorder('a full buffer drops and counts cycles instead of blocking or allocatin
   });
   driveCycles(rec, 0, 40, 3, 1000);
   assert.is(rec.counters.droppedBufferFull, 24);
-  rec.close();
+  await rec.close();
   assert.is(readRecording(join(dir, 'rec')).cycles.length, 16);
   rmSync(dir, { recursive: true });
 });
 
-recorder('a torn tail is a warning; a flipped bit is an error naming file and offset', () => {
+recorder('a torn tail is a warning; a flipped bit is an error naming file and offset', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'engram-rec-'));
   const path = join(dir, 'rec');
   const rec = new FlightRecorder({
@@ -176,7 +176,7 @@ recorder('a torn tail is a warning; a flipped bit is an error naming file and of
     log: new CapturingLog(),
   });
   driveCycles(rec, 0, 100, 4);
-  rec.close();
+  await rec.close();
   const file = join(path, readdirSync(path)[0]!);
   const bytes = readFileSync(file);
   writeFileSync(file, bytes.subarray(0, bytes.byteLength - 5));
@@ -196,7 +196,7 @@ recorder('a torn tail is a warning; a flipped bit is an error naming file and of
   rmSync(dir, { recursive: true });
 });
 
-recorder('a directory that already holds a recording is refused', () => {
+recorder('a directory that already holds a recording is refused', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'engram-rec-'));
   const path = join(dir, 'rec');
   const rec = new FlightRecorder({
@@ -207,7 +207,7 @@ recorder('a directory that already holds a recording is refused', () => {
     log: new CapturingLog(),
   });
   driveCycles(rec, 0, 10, 5);
-  rec.close();
+  await rec.close();
   assert.throws(
     () =>
       new FlightRecorder({

@@ -37,7 +37,7 @@ async function record(dir: string, cycles: number, snapshot?: string) {
     observers: [recorder],
     ...(snapshot ? { snapshot } : {}),
   });
-  recorder.close();
+  await recorder.close();
   return { config, run, recording: readRecording(join(dir, 'rec')) };
 }
 
@@ -119,8 +119,14 @@ replay('engram replay (the CLI) reads the stored config and reports the result a
   const result = spawnSync(process.execPath, ['--import', 'tsx', main, 'replay', join(dir, 'rec'), '--json'], {
     encoding: 'utf8',
   });
-  assert.is(result.status, 0, result.stderr);
-  const last = JSON.parse(result.stdout.trim().split('\n').at(-1)!);
+  assert.is(result.status, 0, `${result.stdout}\n${result.stderr}`);
+  const lastLine = result.stdout.trim().split('\n').at(-1)!;
+  let last: { ok: boolean; matchedCycles: number };
+  try {
+    last = JSON.parse(lastLine);
+  } catch {
+    throw new Error(`the last stdout line is not JSON: ${lastLine}\n--- stderr:\n${result.stderr}`);
+  }
   assert.is(last.ok, true);
   assert.is(last.matchedCycles, 150);
   assert.match(result.stdout, /every action matches/);
