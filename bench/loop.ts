@@ -7,7 +7,6 @@
  * The sensor is a signal source on the driver contract (16 smooth channels that respond to the
  * action), so the brain has structure to learn and the loop has a fresh frame every cycle.
  */
-import { spawnSync } from 'node:child_process';
 import type { Brain } from '../brain/brain.js';
 import { brainConfig } from '../brain/config.js';
 import { createBrain } from '../brain/create.js';
@@ -32,7 +31,7 @@ import { actionLimits, SafetyFilter } from '../runtime/safety.js';
 import type { WaiterStrategy } from '../runtime/timing.js';
 import { describeMachine, machineLine, table, updateBenchmarksDoc, us, writeResult } from './lib/report.js';
 import { distribution, GcCounter, median } from './lib/stats.js';
-import { type CyclictestResult, realtimePermitted, runCyclictest } from './timing.js';
+import { type CyclictestResult, realtimePermitted, runCyclictest, setRealtime } from './timing.js';
 
 const OBSERVATION = 16;
 const ACTION = 4;
@@ -367,12 +366,6 @@ async function runRate(
     cyclictest,
     p99Ratio: cyclictest.available ? lateness.p99 / 1e3 / Math.max(1, cyclictest.p99Us) : Number.NaN,
   };
-}
-
-/** SCHED_FIFO 50 for every thread of this process (the loop, the timekeeper), or back to normal. */
-function setRealtime(on: boolean): boolean {
-  const args = on ? ['-a', '-f', '-p', '50', String(process.pid)] : ['-a', '-o', '-p', '0', String(process.pid)];
-  return spawnSync('chrt', args).status === 0;
 }
 
 const help = `usage: engram bench loop [--rates 100,500,1000] [--duration D] [--repeats N] [--experiences N]

@@ -279,6 +279,12 @@ export function runCyclictest(intervalUs: number, loops: number, priority = 0): 
   };
 }
 
+/** SCHED_FIFO 50 for every thread of this process, or back to normal; false when not permitted. */
+export function setRealtime(on: boolean): boolean {
+  const args = on ? ['-a', '-f', '-p', '50', String(process.pid)] : ['-a', '-o', '-p', '0', String(process.pid)];
+  return spawnSync('chrt', args).status === 0;
+}
+
 /** Whether SCHED_FIFO is permitted here (root without a restricted RT budget). */
 export function realtimePermitted(): boolean {
   const run = spawnSync('chrt', ['-f', '50', 'true']);
@@ -299,6 +305,8 @@ Strategies: ${strategies.join(', ')}.
   --spin-us US     of which only the last stretch is a busy spin (default 50)
   --work-us US     stand-in cycle work per tick (default 50)
   --strategies L   comma-separated subset
+  --rt             run the strategies under SCHED_FIFO 50 (all threads) and compare with
+                   cyclictest -p 50; 'immediate' is left out (a SCHED_FIFO busy loop starves the machine)
   --json           print one JSON object as the last line of stdout`;
 
 export const command: Subcommand = {
@@ -316,6 +324,7 @@ export const command: Subcommand = {
         'spin-us': { type: 'string' },
         'work-us': { type: 'string' },
         strategies: { type: 'string' },
+        rt: { type: 'boolean' },
         json: { type: 'boolean' },
       },
       help,
@@ -328,7 +337,10 @@ export const command: Subcommand = {
     const wakeLeadNs = numberFlag(args.values['lead-us'], 'lead-us', 300) * 1e3;
     const timing: WaiterTiming = { wakeLeadNs, spinNs };
     const workUs = numberFlag(args.values['work-us'], 'work-us', 50);
-    const chosen = (args.values.strategies?.split(',') ?? [...strategies]) as Strategy[];
+    const realtime = args.values.rt === true;
+    const chosen = (args.values.strategies?.split(',') ??
+      strategies.filter((name) => !realtime || name !== 'immediate')) as Strategy[];
+    if (realtime && !realtimePermitted()) throw new Error('--rt: SCHED_FIFO is not permitted here (chrt -f 50 failed)');
     for (const name of chosen) if (!strategies.includes(name)) throw new Error(`unknown strategy '${name}'`);
     const periodNs = 1e9 / rateHz;
     const ticks = Math.max(10, Math.round((durationMs / 1e3) * rateHz));
@@ -347,10 +359,16 @@ export const command: Subcommand = {
         const gc = new GcCounter().start();
         const cpuBefore = process.cpuUsage();
         const wallBefore = nowNs();
-        const samples =
-          strategy === 'worker-cycle'
-            ? await runWorkerCycle(periodNs, ticks, iterations, spinNs)
-            : await runMainThread(strategy, periodNs, ticks, iterations, timing);
+        if (realtime) setRealtime(true);
+        let samples: Float64Array;
+        try {
+          samples =
+            strategy === 'worker-cycle'
+              ? await runWorkerCycle(periodNs, ticks, iterations, spinNs)
+              : await runMainThread(strategy, periodNs, ticks, iterations, timing);
+        } finally {
+          if (realtime) setRealtime(false);
+        }
         const cpu = process.cpuUsage(cpuBefore);
         const wall = nowNs() - wallBefore;
         const gcs = await gc.stop();
@@ -408,8 +426,17 @@ export const command: Subcommand = {
         }
       : undefined;
     const machine = describeMachine();
-    const settings = { rateHz, durationMs, repeats, wakeLeadUs: wakeLeadNs / 1e3, spinUs: spinNs / 1e3, workUs };
-    writeResult('timing', {
+    const settings = {
+      rateHz,
+      durationMs,
+      repeats,
+      realtime,
+      wakeLeadUs: wakeLeadNs / 1e3,
+      spinUs: spinNs / 1e3,
+      workUs,
+    };
+    const name = realtime ? 'timing-rt' : 'timing';
+    writeResult(name, {
       settings,
       summary: summaryRows,
       cyclictest,
@@ -442,10 +469,10 @@ export const command: Subcommand = {
         '',
       ]);
     updateBenchmarksDoc(
-      'timing',
-      `## Tick wake-up strategies (\`engram bench timing\`)
+      name,
+      `## Tick wake-up strategies${realtime ? ', SCHED_FIFO 50' : ''} (\`engram bench timing${realtime ? ' --rt' : ''}\`)
 
-\`engram bench timing --rate ${rateHz} --duration ${durationMs / 1000}s --repeats ${repeats}\`: ${machineLine(machine)}.
+\`engram bench timing --rate ${rateHz} --duration ${durationMs / 1000}s --repeats ${repeats}${realtime ? ' --rt' : ''}\`: ${machineLine(machine)}.
 Lateness = wake time minus tick deadline (µs), medians over ${repeats} repeat(s) of ${durationMs / 1000} s at ${rateHz} Hz,
 ${workUs} µs stand-in cycle; timer/worker wake the main thread ${wakeLeadNs / 1e3} µs early and spin the last ${spinNs / 1e3} µs
 (worker-spin spins all ${wakeLeadNs / 1e3} µs; worker-cycle waits in the worker and spins ${spinNs / 1e3} µs); CPU = process CPU over wall time; GC = minor/major

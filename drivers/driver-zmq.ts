@@ -1,5 +1,9 @@
 /**
- * The ZeroMQ driver: engram binds a PULL socket for frames and a PUB socket for actions (and the
+ * The ZeroMQ driver (engram's end of the wire protocol). It lives here, among the shared driver
+ * files, because drivers/zmq and drivers/sim (the simulator process over ZeroMQ) both bind it and
+ * may not import each other; drivers/zmq/driver.ts re-exports it.
+ *
+ * engram binds a PULL socket for frames and a PUB socket for actions (and the
  * handshake's answers). Robots connect with PUSH and SUB; ZeroMQ reconnects by itself, and a robot
  * that restarts sends a new hello (a new session), which replaces the old one.
  *
@@ -9,15 +13,21 @@
  * the loop therefore never builds a queue (and ZeroMQ's own queue is capped by the receive HWM).
  */
 import { Publisher, Pull } from 'zeromq';
-import type { Action, ChannelSpec, Clock, Driver, EventLog, Frame, StatusCode } from '../../runtime/contracts.js';
+import type { Action, ChannelSpec, Clock, Driver, EventLog, Frame, StatusCode } from '../runtime/contracts.js';
 import {
   type DetailedDriverCounters,
   FrameAssembler,
   type InputSignal,
   RejectionCounter,
   silentEventLog,
-} from '../driver.js';
-import type { ZmqConfig } from './config.js';
+} from './driver.js';
+import {
+  type CurveFiles,
+  registerZapDomain,
+  resolveServerSecurity,
+  type ServerSecurity,
+  unregisterZapDomain,
+} from './driver-curve.js';
 import {
   ActionEncoder,
   createPackr,
@@ -29,11 +39,18 @@ import {
   Reject,
   type RejectReason,
   rejectReasons,
-} from './protocol.js';
-import { registerZapDomain, resolveServerSecurity, type ServerSecurity, unregisterZapDomain } from './security.js';
+} from './driver-protocol.js';
+
+/** The part of drivers/zmq/config.ts (ZmqConfig) the driver reads; drivers/sim fills it too. */
+export interface ZmqEndpointConfig {
+  frames: string;
+  actions: string;
+  maxMessageBytes: number;
+  curve?: CurveFiles | undefined;
+}
 
 export interface ZmqDriverOptions {
-  config: Pick<ZmqConfig, 'frames' | 'actions' | 'maxMessageBytes' | 'curve'>;
+  config: ZmqEndpointConfig;
   channels: readonly ChannelSpec[];
   actionSize: number;
   clock: Clock;

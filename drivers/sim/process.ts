@@ -15,6 +15,8 @@ export interface SimProcessOptions {
   actions: string;
   mode: SimMode;
   episodes: number;
+  /** stop after this many control steps */
+  maxSteps?: number;
   /** where the process's stderr goes (default: inherited) */
   stderr?: 'inherit' | 'pipe';
 }
@@ -45,6 +47,7 @@ export function spawnSimProcess(options: SimProcessOptions): SimProcess {
       entry.path,
       ...['--task', options.task, '--seed', String(options.seed), '--mode', options.mode],
       ...['--frames', options.frames, '--actions', options.actions, '--episodes', String(options.episodes)],
+      ...(options.maxSteps === undefined ? [] : ['--steps', String(options.maxSteps)]),
     ],
     { stdio: ['ignore', 'pipe', options.stderr ?? 'inherit'] },
   );

@@ -31,6 +31,8 @@ export interface SimServerOptions {
   mode: SimMode;
   /** episodes to play (whole episodes) */
   episodes: number;
+  /** stop after this many control steps even mid-episode (a partial episode's return is not listed) */
+  maxSteps?: number;
   /** lock-step: how long to wait for an answer before sending the frame again (ms) */
   answerTimeoutMs?: number;
 }
@@ -90,15 +92,16 @@ async function lockstep(env: Environment, client: EngramClient, options: SimServ
       resends++;
     }
   };
-  while (returns.length < options.episodes) {
+  const maxSteps = options.maxSteps ?? Number.POSITIVE_INFINITY;
+  while (returns.length < options.episodes && steps < maxSteps) {
     env.reset();
     let action = await answerTo(0, true);
-    while (!env.done) {
+    while (!env.done && steps < maxSteps) {
       const reward = env.step(action.values);
       steps++;
       action = await answerTo(reward, false);
     }
-    returns.push(env.episodeReturn);
+    if (env.done) returns.push(env.episodeReturn);
   }
   return { task: env.task.name, seed: options.seed, mode: 'lockstep', returns, steps, resends, lateAnswers: 0 };
 }
@@ -132,18 +135,19 @@ async function realtime(env: Environment, client: EngramClient, options: SimServ
     else next = now(); // late: skip ahead, never burst
     if (lastAnsweredSeq < lastSentSeq) lateAnswers++;
   };
-  while (returns.length < options.episodes) {
+  const maxSteps = options.maxSteps ?? Number.POSITIVE_INFINITY;
+  while (returns.length < options.episodes && steps < maxSteps) {
     env.reset();
     observation.observation.set(env.observation);
     lastSentSeq = client.sendFrame(observation, { reward: 0, episodeStart: true });
-    while (!env.done) {
+    while (!env.done && steps < maxSteps) {
       await tick();
       const reward = env.step(held);
       steps++;
       observation.observation.set(env.observation);
       lastSentSeq = client.sendFrame(observation, { reward, episodeStart: false });
     }
-    returns.push(env.episodeReturn);
+    if (env.done) returns.push(env.episodeReturn);
     await tick();
   }
   receiving = false;
@@ -161,13 +165,14 @@ async function main(argv: string[]): Promise<number> {
       actions: { type: 'string', default: 'tcp://127.0.0.1:5556' },
       mode: { type: 'string', default: 'lockstep' },
       episodes: { type: 'string', default: '1' },
+      steps: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help || !values.task || (values.mode !== 'lockstep' && values.mode !== 'realtime')) {
     process.stdout.write(
-      'usage: server --task NAME|FILE [--seed S] [--frames EP] [--actions EP] [--mode lockstep|realtime] [--episodes N]\n',
+      'usage: server --task NAME|FILE [--seed S] [--frames EP] [--actions EP] [--mode lockstep|realtime] [--episodes N] [--steps N]\n',
     );
     return values.help ? 0 : 2;
   }
@@ -178,6 +183,7 @@ async function main(argv: string[]): Promise<number> {
     actions: values.actions,
     mode: values.mode,
     episodes: Number(values.episodes),
+    maxSteps: values.steps === undefined ? undefined : Number(values.steps),
   });
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   return 0;

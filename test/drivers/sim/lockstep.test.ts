@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import { FrameResponder } from '../../../drivers/driver.js';
 import { InProcessSimDriver, simChannels } from '../../../drivers/sim/inprocess.js';
 import { spawnSimProcess } from '../../../drivers/sim/process.js';
+import { createSimZmqDriver } from '../../../drivers/sim/zmq.js';
 import { ZmqDriver } from '../../../drivers/zmq/driver.js';
 import { makeBrainHandle } from '../../../runtime/cli/sim/brain-handle.js';
 import { LockstepSession } from '../../../runtime/cli/sim/lockstep.js';
@@ -25,7 +26,14 @@ const episodes = 2;
 const budgets = { stepBudgetNs: 10e9, maintainBudgetNs: 10e9 };
 const brainOverrides = { planner: { candidates: 8 } };
 
-async function inProcessReference(): Promise<number[]> {
+let referenceReturns: Promise<number[]> | undefined;
+/** The in-process run, computed once per file. */
+function inProcessReference(): Promise<number[]> {
+  referenceReturns ??= computeReference();
+  return referenceReturns;
+}
+
+async function computeReference(): Promise<number[]> {
   const task = builtinTask(taskName);
   const env = await Environment.create(task, seed);
   const handle = await makeBrainHandle(task, seed, brainOverrides);
@@ -69,6 +77,67 @@ test(`lock-step over ZeroMQ (separate sim process) returns exactly the in-proces
     reference.some((r) => r !== 0),
     'the returns are not trivially zero',
   );
+});
+
+test('createSimZmqDriver (engram run, driver kind sim over zmq) spawns the sim and plays the same episodes', async () => {
+  const reference = await inProcessReference();
+  const task = builtinTask(taskName);
+  const driver = createSimZmqDriver({
+    config: { kind: 'sim', task: taskName, seed, transport: 'zmq', mode: 'lockstep' },
+    channels: simChannels(task),
+    actionSize: task.actionSize,
+    clock: systemClock,
+    episodes,
+  });
+  track(driver);
+  const handle = await makeBrainHandle(task, seed, brainOverrides);
+  const responder = new FrameResponder(driver, handle.controller, { clock: systemClock, ...budgets });
+  responder.start();
+  await driver.start();
+  const summary = await driver.done;
+  responder.stop();
+  handle.dispose?.();
+  assert.equal(summary.returns, reference);
+  assert.is(driver.counters().framesReceived, episodes * (task.episodeSteps + 1));
+});
+
+test("real-time mode: the sim keeps the task's control rate and applies the newest answer", async () => {
+  const task = builtinTask(taskName);
+  const driver = track(
+    new ZmqDriver({
+      config: { ...endpointsFor('tcp'), maxMessageBytes: 1 << 16 },
+      channels: simChannels(task),
+      actionSize: task.actionSize,
+      clock: systemClock,
+    }),
+  );
+  await driver.start();
+  const handle = await makeBrainHandle(task, seed, brainOverrides);
+  const responder = new FrameResponder(driver, handle.controller, {
+    clock: systemClock,
+    stepBudgetNs: 5e6,
+    maintainBudgetNs: 2e6,
+  });
+  responder.start();
+  const steps = 60;
+  const sim = spawnSimProcess({
+    task: taskName,
+    seed,
+    mode: 'realtime',
+    episodes: 1,
+    maxSteps: steps,
+    ...driver.boundEndpoints(),
+  });
+  track({ close: () => sim.kill() });
+  const summary = await sim.done;
+  responder.stop();
+  handle.dispose?.();
+  assert.is(summary.mode, 'realtime');
+  assert.is(summary.steps, steps);
+  // paced by the task's clock, never faster (a property of the mode, not a speed claim)
+  assert.ok(summary.seconds >= steps * task.controlTimestep * 0.95, `took ${summary.seconds} s`);
+  assert.ok(responder.answered >= steps / 2, `engram answered ${responder.answered} of ${steps + 1} frames`);
+  assert.is(summary.returns.length, 0, 'a partial episode lists no return');
 });
 
 test('the in-process sim driver plays the same episodes (engram run with driver kind sim)', async () => {
