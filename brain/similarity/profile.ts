@@ -68,6 +68,10 @@ const measurementSchema = z.strictObject({
   linear: z.number().nonnegative().optional(),
   hnsw: z.number().nonnegative().optional(),
   tensor: z.number().nonnegative().optional(),
+  /** HNSW recall@k against the exact scan at this N */
+  hnswRecall: z.number().min(0).max(1).optional(),
+  /** the HNSW ef that recall was reached with (calibrate raises ef until recall >= 0.95) */
+  hnswEf: z.number().int().positive().optional(),
   best: z.enum(pathNames),
 });
 
