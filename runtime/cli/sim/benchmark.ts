@@ -131,7 +131,7 @@ function learningSection(entries: LearningEntry[]): string {
     '',
     'Score: mean over seeds of the mean evaluation return (exploration off, 0-1000 scale) at the end of',
     'training. Step times are `Brain.step` over training steps, on this shared 2-core machine.',
-    'Evaluation episodes also feed the brain (it learns online); the step axis counts training steps.',
+    'Evaluation episodes are played with exploration off and stored nowhere (no maintain calls).',
     '',
     table(
       [

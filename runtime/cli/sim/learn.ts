@@ -2,7 +2,8 @@
  * Online learning on a simulated task, in lock-step with the physics: whole training episodes with
  * exploration on, and after every `evalEvery` training steps (at the next episode boundary, so no
  * transition spans a training and an evaluation episode) `evalEpisodes` evaluation episodes with
- * exploration off, on a separately seeded environment. The random and zero-action baselines are
+ * exploration off and without learning (maintain is not called, so nothing is stored), on a
+ * separately seeded environment. The random and zero-action baselines are
  * evaluated on the same evaluation seeds. Scores are returns on the suite's 0-1000 scale.
  */
 import { distribution } from '../../../bench/lib/stats.js';
@@ -173,7 +174,8 @@ export async function learn(options: LearnOptions): Promise<LearnResult> {
   const trainEnv = await Environment.create(task, options.seed);
   const evalEnv = await Environment.create(task, evaluationSeed(options.seed));
   const training = new LockstepSession(trainEnv, handle.controller, sessionOptions);
-  const evaluation = new LockstepSession(evalEnv, handle.controller, sessionOptions);
+  // evaluation episodes: exploration off and nothing stored (no maintain), as in the suite's protocol
+  const evaluation = new LockstepSession(evalEnv, handle.controller, { ...sessionOptions, learn: false });
   const episodes = Math.max(1, Math.ceil(options.steps / task.episodeSteps));
   const totalSteps = episodes * task.episodeSteps;
   const trainLog = createStepTimeLog(totalSteps + episodes);

@@ -34,6 +34,12 @@ export interface LockstepOptions {
    * benchmark agents do with "action repeat"; the episode and its return are unchanged.
    */
   actionRepeat?: number;
+  /**
+   * false for evaluation: controller.maintain is not called, so the controller stores nothing
+   * from these episodes (the brain stores experiences in maintain), as the suite's protocol keeps
+   * evaluation episodes out of training. Default true.
+   */
+  learn?: boolean;
 }
 
 /** Counted step outcomes (not per-step logs). */
@@ -51,6 +57,7 @@ export class LockstepSession {
   /** frames shown to the controller so far */
   framesShown = 0;
   private readonly actionRepeat: number;
+  private readonly learn: boolean;
 
   constructor(
     readonly env: Environment,
@@ -67,6 +74,7 @@ export class LockstepSession {
     if (!Number.isInteger(repeat) || repeat < 1)
       throw new Error(`actionRepeat must be a positive integer, got ${repeat}`);
     this.actionRepeat = repeat;
+    this.learn = options.learn ?? true;
     this.frame = createFrame(task.observationSize);
     this.action = new Float32Array(task.actionSize);
     this.timings = { encodeNs: 0, lookupNs: 0, activationNs: 0, planNs: 0, lookupPath: LookupPath.none };
@@ -112,7 +120,7 @@ export class LockstepSession {
       stepLog.stepNs[stepLog.count] = end - start;
       stepLog.count += 1;
     }
-    controller.maintain(end + options.maintainBudgetNs);
+    if (this.learn) controller.maintain(end + options.maintainBudgetNs);
     this.framesShown += 1;
   }
 }
