@@ -25,7 +25,8 @@ function localImports(file: string): string[] {
   const text = readFileSync(file, 'utf8');
   const found: string[] = [];
   for (const match of text.matchAll(/(?:from|import)\s*\(?\s*['"](\.{1,2}\/[^'"]+)['"]/g)) {
-    found.push(relative(root, resolve(file, '..', match[1]!)));
+    // Sources import their siblings with the emitted '.js' suffix; compare against the '.ts' file.
+    found.push(relative(root, resolve(file, '..', match[1]!)).replace(/\.js$/, '.ts'));
   }
   return found;
 }
