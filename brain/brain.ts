@@ -183,6 +183,8 @@ export class Brain implements Controller {
       noise: exploration.noise,
       minNoise: exploration.minNoise,
       model: planner.model,
+      selection: planner.selection,
+      temperature: planner.temperature,
     });
     this.evictor = new Evictor(store, index, this.active, this.maintenanceRng, memory.evictionSample);
     this.pressure = new MemoryPressure(this.clock, options.log, {

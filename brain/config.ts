@@ -71,6 +71,10 @@ export const plannerConfigSchema = z.strictObject({
   perturbation: z.number().min(0).default(0.15),
   /** planning model: a linear fit to the neighbours around the current context, or kernel averages along successor links */
   model: z.enum(['local-linear', 'kernel']).default('local-linear'),
+  /** how the action is chosen from the scored candidates: the best one, or their score-weighted average (MPPI) */
+  selection: z.enum(['best', 'mppi']).default('mppi'),
+  /** MPPI temperature as a fraction of the spread of candidate scores (small: close to the best) */
+  temperature: z.number().positive().default(0.1),
   /** ridge strength of the local linear fit (divided by each neighbour's kernel weight) */
   ridge: z.number().positive().default(0.1),
   /** value backups: 0 = kernel mean of the neighbours' returns (the behaviour's value), 1 = smoothed max (greedy, optimistic) */

@@ -57,6 +57,9 @@ export class LocalLinearModel {
   private readonly centre: Float64Array;
   private readonly dots: Float64Array;
   private readonly column: Float64Array;
+  /** 1 / RMS norm of the state (and next-state) features of the current fit */
+  private stateScale = 1.5;
+  private nextScale = 1.5;
   private valueMin = 0;
   private valueMax = 0;
   private readonly actionMid: number;
@@ -130,6 +133,21 @@ export class LocalLinearModel {
       if (value < valueMin) valueMin = value;
       if (value > valueMax) valueMax = value;
     }
+    // Standardise the state blocks: neighbours sit close to the centre, so raw relative features are
+    // tiny next to the action features and a fixed ridge would erase every state effect (and the
+    // value gradient). Features are divided by their RMS norm; queries get the same scale.
+    let stateSquares = 0;
+    let nextSquares = 0;
+    for (let q = 0; q < k * dim; q++) {
+      stateSquares += this.stateFeatures[q]! * this.stateFeatures[q]!;
+      nextSquares += this.nextFeatures[q]! * this.nextFeatures[q]!;
+    }
+    this.stateScale = 1 / Math.sqrt(stateSquares / k + 1e-12);
+    this.nextScale = 1 / Math.sqrt(nextSquares / k + 1e-12);
+    for (let q = 0; q < k * dim; q++) {
+      this.stateFeatures[q] = this.stateFeatures[q]! * this.stateScale;
+      this.nextFeatures[q] = this.nextFeatures[q]! * this.nextScale;
+    }
     // A linear value extrapolates; keep it within the samples' range (plus a little).
     const margin = 0.1 * (valueMax - valueMin);
     this.valueMin = valueMin - margin;
@@ -185,8 +203,8 @@ export class LocalLinearModel {
           toState += a * this.stateFeatures[featureBase + i]!;
           toValue += a * this.nextFeatures[featureBase + i]!;
         }
-        this.stateCoupling[l * k + j] = toState;
-        this.valueCoupling[l * k + j] = toValue;
+        this.stateCoupling[l * k + j] = toState * this.stateScale;
+        this.valueCoupling[l * k + j] = toValue * this.nextScale;
       }
     }
   }
@@ -260,7 +278,8 @@ export class LocalLinearModel {
     const inverseActionScale = 1 / this.actionHalfRange;
     for (let j = 0; j < k; j++) {
       let dot = BIAS2;
-      for (let i = 0; i < dim; i++) dot += (x[i]! - this.centre[i]!) * this.stateFeatures[j * dim + i]!;
+      for (let i = 0; i < dim; i++)
+        dot += (x[i]! - this.centre[i]!) * this.stateScale * this.stateFeatures[j * dim + i]!;
       for (let i = 0; i < actionDim; i++) {
         dot += (actions[offset + i]! - this.actionMid) * inverseActionScale * this.actionFeatures[j * actionDim + i]!;
       }
@@ -288,7 +307,7 @@ export class LocalLinearModel {
     let value = 0;
     for (let j = 0; j < k; j++) {
       let dot = BIAS2;
-      for (let i = 0; i < dim; i++) dot += (x[i]! - this.centre[i]!) * this.nextFeatures[j * dim + i]!;
+      for (let i = 0; i < dim; i++) dot += (x[i]! - this.centre[i]!) * this.nextScale * this.nextFeatures[j * dim + i]!;
       value += dot * this.beta[j]!;
     }
     this.lastValue = value < this.valueMin ? this.valueMin : value > this.valueMax ? this.valueMax : value;

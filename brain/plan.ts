@@ -40,6 +40,10 @@ export interface PlannerSettings {
   minNoise: number;
   /** 'local-linear': rollouts through a linear fit around the current context (default); 'kernel': kernel averages along successor links */
   model: 'local-linear' | 'kernel';
+  /** 'best': the best candidate; 'mppi': score-weighted average of all candidates */
+  selection: 'best' | 'mppi';
+  /** MPPI temperature as a fraction of the spread of scores */
+  temperature: number;
 }
 
 /** A neighbour counts as "strong" (its successor joins the next step's set) above this share of the strongest. */
@@ -68,6 +72,9 @@ export class Planner {
   private readonly perturbationSigma: number;
   private readonly sequence: Float32Array;
   private readonly bestSequence: Float32Array;
+  /** every scored candidate's score and sequence this step (for MPPI averaging) */
+  private readonly scores: Float64Array;
+  private readonly allSequences: Float32Array;
   private readonly x: Float32Array;
   private readonly setA: Int32Array;
   private readonly setB: Int32Array;
@@ -98,6 +105,8 @@ export class Planner {
     this.plan = new Float32Array(settings.horizon * this.actionDim);
     this.sequence = new Float32Array(settings.horizon * this.actionDim);
     this.bestSequence = new Float32Array(settings.horizon * this.actionDim);
+    this.scores = new Float64Array(settings.candidates);
+    this.allSequences = new Float32Array(settings.candidates * settings.horizon * this.actionDim);
     this.x = new Float32Array(this.dim);
     this.setA = new Int32Array(settings.modelK);
     this.setB = new Int32Array(settings.modelK);
@@ -173,6 +182,8 @@ export class Planner {
         const surprise = this.firstSurprise < 1 ? this.firstSurprise : 1;
         score += this.settings.noveltyWeight * (1 - this.firstConfidence) + this.settings.errorWeight * surprise;
       }
+      this.scores[c] = score;
+      this.allSequences.set(this.sequence, c * this.sequence.length);
       scored++;
       if (score > bestScore) {
         bestScore = score;
@@ -182,6 +193,7 @@ export class Planner {
     }
     this.scored = scored;
     this.bestScore = bestScore;
+    if (this.settings.selection === 'mppi' && scored > 1) this.averageSequences(scored, bestScore);
     this.bestConfidence = bestConfidence;
     this.plan.set(this.bestSequence);
     this.hasPlan = true;
@@ -193,6 +205,29 @@ export class Planner {
       actionOut[i] = this.clamp(a);
     }
     return status;
+  }
+
+  /**
+   * MPPI-style selection: the plan becomes the average of all scored sequences weighted by
+   * exp((score - best) / T), T a fraction of the score spread. Averaging keeps actions off the
+   * bounds when the model's preference is weak (a linear model would always pick an extreme).
+   */
+  private averageSequences(scored: number, bestScore: number): void {
+    let worst = bestScore;
+    for (let c = 0; c < scored; c++) if (this.scores[c]! < worst) worst = this.scores[c]!;
+    const temperature = this.settings.temperature * (bestScore - worst) + 1e-9;
+    const length = this.sequence.length;
+    const out = this.bestSequence;
+    for (let i = 0; i < length; i++) out[i] = 0;
+    let total = 0;
+    for (let c = 0; c < scored; c++) {
+      const w = Math.exp((this.scores[c]! - bestScore) / temperature);
+      total += w;
+      const base = c * length;
+      for (let i = 0; i < length; i++) out[i] = out[i]! + w * this.allSequences[base + i]!;
+    }
+    const inv = 1 / total;
+    for (let i = 0; i < length; i++) out[i] = out[i]! * inv;
   }
 
   /** Rollout through the local linear fit: discounted predicted rewards + discounted value at the end. */
