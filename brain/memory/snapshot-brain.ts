@@ -6,11 +6,14 @@
  * Small sections are captured whole when the save begins (a copy of a few KiB) and handed out in
  * pieces, so they are consistent with themselves whatever the brain does between chunks.
  */
+import type { Clock, EventLog } from '../../runtime/contracts.js';
 import type { Brain } from '../brain.js';
 import type { Normaliser } from '../normalise.js';
 import type { SimilarityBackend } from '../similarity/backend.js';
-import type { SectionMeta, SectionWriter, SnapshotSection } from './snapshot.js';
+import type { SectionMeta, SectionWriter, SnapshotRestorePolicy, SnapshotSection } from './snapshot.js';
+import { type RestoreOutcome, restoreSnapshot } from './snapshot-reader.js';
 import { storeSection } from './snapshot-store.js';
+import { PeriodicSnapshots, SnapshotWriter } from './snapshot-writer.js';
 import type { ExperienceStore } from './store.js';
 
 /** What a small section does: capture its bytes at once, check compatibility, apply. */
@@ -110,4 +113,47 @@ export function reindex(store: ExperienceStore, index: SimilarityBackend): numbe
     inserted++;
   }
   return inserted;
+}
+
+export interface BrainRestoreOptions {
+  path: string;
+  log: EventLog;
+  policy?: SnapshotRestorePolicy;
+  /** hash of the brain config now (a different saved hash is logged) */
+  configHash?: string;
+}
+
+/**
+ * Start-up: restores the newest usable snapshot into `brain` (falling back to the previous good
+ * one, as the policy allows) and rebuilds its similarity index from the restored vectors.
+ * Throws SnapshotRestoreError when the policy forbids starting empty.
+ */
+export function restoreBrain(brain: Brain, options: BrainRestoreOptions): RestoreOutcome {
+  const outcome = restoreSnapshot({ ...options, sections: brainSnapshotSections(brain) });
+  if (outcome.kind === 'restored') {
+    const inserted = reindex(brain.store, brain.index);
+    options.log.info({ experiences: inserted, file: outcome.info.file }, 'similarity index rebuilt from the snapshot');
+  }
+  return outcome;
+}
+
+export interface BrainSnapshotOptions {
+  path: string;
+  /** save this often (ns) in slack time */
+  everyNs: number;
+  clock: Clock;
+  log: EventLog;
+  configHash: string;
+}
+
+/** The observer that saves `brain` periodically in slack time; call saveNow() at shutdown. */
+export function periodicBrainSnapshots(brain: Brain, options: BrainSnapshotOptions): PeriodicSnapshots {
+  const writer = new SnapshotWriter({
+    path: options.path,
+    sections: brainSnapshotSections(brain),
+    clock: options.clock,
+    log: options.log,
+    configHash: options.configHash,
+  });
+  return new PeriodicSnapshots(writer, options.clock, { everyNs: options.everyNs });
 }
