@@ -4,6 +4,7 @@
  * Exit 0 when every replayed cycle matches, 1 on a divergence (the first one is reported), 2 usage.
  */
 import { createBrain } from '../../brain/create.js';
+import { SnapshotError } from '../../brain/memory/snapshot.js';
 import { brainSnapshotSections, reindex } from '../../brain/memory/snapshot-brain.js';
 import { restoreFromFile } from '../../brain/memory/snapshot-reader.js';
 import { loadRuntimeConfig, observationSize, parseRuntimeConfig, type RuntimeConfig } from '../config.js';
@@ -107,11 +108,17 @@ export const command: Subcommand = {
     const snapshot =
       args.values.snapshot ?? (typeof meta.snapshot === 'string' && meta.snapshot !== '' ? meta.snapshot : undefined);
     const started = Date.now();
-    const report = await replayRecording(
-      recording,
-      (parts) => composeLoop({ config, ...parts, log: silentLogger(), ...(snapshot ? { snapshot } : {}) }),
-      { stopAtFirst: args.values.all !== true },
-    );
+    let report: Awaited<ReturnType<typeof replayRecording>>;
+    try {
+      report = await replayRecording(
+        recording,
+        (parts) => composeLoop({ config, ...parts, log: silentLogger(), ...(snapshot ? { snapshot } : {}) }),
+        { stopAtFirst: args.values.all !== true },
+      );
+    } catch (error) {
+      if (error instanceof SnapshotError) return fail(`cannot start from the snapshot: ${error.message}`);
+      throw error;
+    }
     const ok = report.divergence === undefined && report.replayedCycles === report.recordedCycles;
     const lines = [
       `recording  ${path} (${recording.files.length} segment(s), ${report.recordedCycles} cycles)`,

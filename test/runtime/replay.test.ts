@@ -133,4 +133,24 @@ replay('engram replay (the CLI) reads the stored config and reports the result a
   rmSync(dir, { recursive: true });
 });
 
+replay('engram replay names a missing snapshot and a damaged recording instead of crashing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'engram-replay-'));
+  await record(dir, 50);
+  const main = new URL('../../runtime/cli/main.ts', import.meta.url).pathname;
+  const missing = join(dir, 'nowhere.bin');
+  const noSnapshot = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', main, 'replay', join(dir, 'rec'), '--snapshot', missing],
+    {
+      encoding: 'utf8',
+    },
+  );
+  assert.is(noSnapshot.status, 1);
+  assert.match(noSnapshot.stderr, /cannot start from the snapshot: snapshot .*nowhere\.bin: missing/);
+  const notARecording = spawnSync(process.execPath, ['--import', 'tsx', main, 'replay', dir], { encoding: 'utf8' });
+  assert.is(notARecording.status, 1);
+  assert.match(notARecording.stderr, /holds no segment/);
+  rmSync(dir, { recursive: true });
+});
+
 replay.run();
