@@ -3,6 +3,7 @@
  * with the tasks recorded before), the 'learning' section of docs/benchmarks.md (a table over all
  * recorded tasks and a learning-curve image each) and docs/img/learning-<task>.svg.
  */
+import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
@@ -39,8 +40,23 @@ export interface LearningEntry {
   baselines: { random: number; zero: number };
   curve: string;
   command: string;
+  /** the repository's commit when the run ended, '+dirty' when brain/ or sim/ had local changes */
+  revision: string;
   machine: MachineDescription;
   settings: object;
+}
+
+function revision(): string {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'brain', 'sim', 'runtime/cli/sim'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+    }).trim();
+    return dirty ? `${commit}+dirty` : commit;
+  } catch {
+    return 'unknown';
+  }
 }
 
 function readEntries(path: string): Record<string, LearningEntry> {
@@ -99,6 +115,7 @@ export async function recordLearningBenchmark(report: RunReport): Promise<string
     baselines: { random: report.baselines.random.meanReturn, zero: report.baselines.zero.meanReturn },
     curve: `docs/img/${imageName}`,
     command: report.command,
+    revision: revision(),
     machine: report.machine as MachineDescription,
     settings: runs[0]?.settings ?? {},
   };
