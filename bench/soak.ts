@@ -22,12 +22,16 @@ import {
   type Action,
   type CycleObserver,
   type CycleRecord,
+  createAction,
+  createFrame,
   type Driver,
   type DriverCounters,
   type EventLog,
   type Frame,
+  LookupPath,
   Status,
   type StatusCode,
+  type StepTimings,
 } from '../runtime/contracts.js';
 import { LoopRunner } from '../runtime/loop-runner.js';
 import { FlightRecorder } from '../runtime/recorder.js';
@@ -124,6 +128,22 @@ class SoakObserver implements CycleObserver {
   }
 }
 
+/** Lock-step learning (no waiting) until the memory is at its cap, so the whole soak runs there. */
+function prefillToCap(brain: Brain): number {
+  const started = systemClock.nowNs();
+  const world = new DriftingPendulum();
+  const frame = createFrame(brain.observationSize);
+  const action = createAction(brain.actionSize);
+  const timings: StepTimings = { encodeNs: 0, lookupNs: 0, activationNs: 0, planNs: 0, lookupPath: LookupPath.none };
+  for (let i = 0; brain.store.size() < brain.hardCap && i < brain.hardCap * 4; i++) {
+    if (world.poll(frame) !== Status.ok) continue;
+    brain.step(frame, systemClock.nowNs() + 5e6, action.values, timings);
+    world.publish(action);
+    brain.maintain(systemClock.nowNs() + 5e6);
+  }
+  return (systemClock.nowNs() - started) / 1e9;
+}
+
 const help = `usage: engram bench soak [--duration D] [--rate HZ] [--capacity N] [--warmup D]
                         [--snapshot-every D] [--json]
 
@@ -133,7 +153,7 @@ slack-time overruns, GC.
 
   --duration D        how long (default 10m)
   --rate HZ           loop rate (default 100)
-  --capacity N        memory cap in experiences (default 5000: reached during warm-up)
+  --capacity N        memory cap in experiences (default 5000; filled in lock step before the run)
   --warmup D          RSS growth is measured from this point (default 60s, at most a third of the run)
   --snapshot-every D  periodic snapshot interval (default 30s)
   --json              print one JSON object as the last line of stdout`;
@@ -177,6 +197,7 @@ export const command: Subcommand = {
     });
     const brain = loop.controller as Brain;
     brain.setExploration(true);
+    const prefillSeconds = prefillToCap(brain);
     const soak = new SoakObserver(brain, Math.ceil(rateHz * seconds) + 1000, loop.settings.maintenanceNs);
     const recorder = new FlightRecorder({
       directory: join(dir, 'recording'),
@@ -244,6 +265,7 @@ export const command: Subcommand = {
       maxMaintenanceUs: soak.maxMaintenanceNs / 1e3,
       cycleUs: { p50: cycle.p50 / 1e3, p99: cycle.p99 / 1e3, max: cycle.max / 1e3 },
       memory: {
+        prefillSeconds,
         cap: brain.hardCap,
         maxObserved: soak.maxSize,
         cyclesOverCap: soak.capExceeded,
@@ -273,7 +295,7 @@ export const command: Subcommand = {
 
 Machine: ${machineLine(describeMachine())}.
 Command: \`engram bench soak ${argv.filter((a) => a !== '--json').join(' ')}\` (${(seconds / 60).toFixed(1)} min at ${rateHz} Hz): the real loop and runner, the
-brain learning every cycle at its cap (linear index, pendulum-sized observations), the flight recorder on
+brain learning every cycle at its cap (prefilled in lock step first; linear index, pendulum-sized observations), the flight recorder on
 (4 rotating 8 MiB segments) and a snapshot every ${snapshotEverySeconds} s, all in slack time.
 
 ${table(
