@@ -43,7 +43,11 @@ function staticRule(n: number): PathName {
 interface Verdict {
   n: number;
   batch: number;
+  /** median µs per batch per path */
   times: Partial<Record<PathName, number>>;
+  /** p99 µs per batch per path over the repetitions, and how many there were */
+  p99: Partial<Record<PathName, number>>;
+  runs: Partial<Record<PathName, number>>;
   hnswRecall?: number;
   hnswEf?: number;
   best: PathName;
@@ -70,6 +74,8 @@ function verdict(cell: CellTiming, chosen: PathName): Verdict {
     n: cell.n,
     batch: cell.batch,
     times,
+    p99: cell.p99 ?? {},
+    runs: cell.runs ?? {},
     hnswRecall: cell.hnswRecall,
     hnswEf: cell.hnswEf,
     best: cell.best,
@@ -160,7 +166,7 @@ export const command: Subcommand = {
       '## Similarity paths by dataset size and batch (`engram bench paths`)',
       '',
       `Machine: ${machineLine(machine)}. Tensor device: ${result.tensorDevice ?? 'none'} (no GPU on this machine).`,
-      `Command: \`engram bench paths${argv.length ? ` ${argv.join(' ')}` : ''}\`. Median time per query batch (k = ${grid.k}, d = ${grid.dim}, trajectory data), profile \`${profile.name}\`.`,
+      `Command: \`engram bench paths${argv.length ? ` ${argv.join(' ')}` : ''}\`. Median time per query batch over repeated runs (p99 and run counts in bench/results/paths.json; k = ${grid.k}, d = ${grid.dim}, trajectory data), profile \`${profile.name}\`.`,
       'HNSW is timed at the smallest ef (32, 64, 128, 256) whose recall@16 reaches 0.95, and only counts as best where it does. `n/m` = not measured (see notes).',
       '',
       table(

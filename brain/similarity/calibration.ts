@@ -31,7 +31,7 @@ export interface CalibrationGrid {
 }
 
 export const defaultGrid: CalibrationGrid = {
-  sizes: [1_000, 3_000, 10_000, 30_000, 100_000],
+  sizes: [100, 300, 1_000, 3_000, 10_000, 30_000, 100_000],
   batches: [1, 4, 16, 64, 256],
   dim: 64,
   k: 16,
@@ -51,6 +51,10 @@ export interface CellTiming {
   tensor?: number;
   /** HNSW recall@k against the exact scan at this N (same for every B) */
   hnswRecall?: number;
+  /** p99 µs per batch over the repetitions (a slow cell may have only a few), per path */
+  p99?: Partial<Record<PathName, number>>;
+  /** repetitions per path */
+  runs?: Partial<Record<PathName, number>>;
   /** the ef HNSW was timed at: the smallest of ef, 2ef, 4ef, 8ef whose recall passed */
   hnswEf?: number;
   /** fastest measured path (HNSW only where its recall passes) */
@@ -69,8 +73,8 @@ export interface CalibrationResult {
 
 const now = () => Number(process.hrtime.bigint());
 
-/** Median µs per call of `run`, repeated for about `cellMs` (at least 3 times unless slow). */
-function timeBatch(run: () => void, cellMs: number): number {
+/** µs per call of `run` (median and p99 of the repetitions), repeated for about `cellMs`. */
+function timeBatch(run: () => void, cellMs: number): { median: number; p99: number; runs: number } {
   run(); // warm-up (JIT, device buffers)
   const samples: number[] = [];
   const started = now();
@@ -84,7 +88,11 @@ function timeBatch(run: () => void, cellMs: number): number {
     if (spentMs >= cellMs * 4) break; // slow cells: fewer samples, said in the sample count
   }
   samples.sort((a, b) => a - b);
-  return samples[samples.length >> 1]!;
+  return {
+    median: samples[samples.length >> 1]!,
+    p99: samples[Math.min(samples.length - 1, Math.floor(samples.length * 0.99))]!,
+    runs: samples.length,
+  };
 }
 
 /** The best tensor factory that initialises here, or the reasons none did. */
@@ -173,9 +181,13 @@ export async function measurePaths(
     const dists = new Float32Array(maxBatch * grid.k);
     const counts = new Int32Array(maxBatch);
     for (const batch of grid.batches) {
-      const cell: CellTiming = { n, batch, best: 'linear' };
-      const timeIt = (backend: SimilarityBackend) =>
-        timeBatch(() => backend.searchBatch(queries, batch, grid.k, slots, dists, counts), grid.cellMs);
+      const cell: CellTiming = { n, batch, best: 'linear', p99: {}, runs: {} };
+      const timeIt = (backend: SimilarityBackend) => {
+        const timing = timeBatch(() => backend.searchBatch(queries, batch, grid.k, slots, dists, counts), grid.cellMs);
+        cell.p99![backend.name as PathName] = timing.p99;
+        cell.runs![backend.name as PathName] = timing.runs;
+        return timing.median;
+      };
       if (n * batch <= grid.linearWorkLimit) cell.linear = timeIt(linear);
       if (hnsw) {
         cell.hnsw = timeIt(hnsw);

@@ -21,7 +21,7 @@ import type { BackendFactory, SimilarityBackend, SimilarityIndex } from './backe
 import { hnswFactory } from './hnsw.js';
 import { LinearBackend } from './linear.js';
 import type { PathName, Profile } from './profile.js';
-import { pathNames } from './profile.js';
+import { pathNames, selectProfile } from './profile.js';
 import { tensorFactories } from './tensor.js';
 
 type SimilarityConfig = ReturnType<(typeof similarityConfigSchema)['parse']>;
@@ -93,6 +93,21 @@ export class SimilarityRegistry implements SimilarityIndex {
   private lastCode: LookupPathCode = LookupPath.none;
   /** smallest N at which some not-yet-building path becomes wanted */
   private nextBuildN = Number.POSITIVE_INFINITY;
+
+  /**
+   * The usual way in: selects the profile named by `config.profile` ('auto' = match the host,
+   * logged with its reason) from `profilesDir` (default profiles/), then creates the registry.
+   */
+  static async fromConfig(
+    source: VectorSource,
+    config: SimilarityConfig,
+    log: EventLog,
+    clock: Clock,
+    profilesDir?: string,
+  ): Promise<SimilarityRegistry> {
+    const profile = selectProfile(config.profile, log, profilesDir === undefined ? {} : { dir: profilesDir });
+    return SimilarityRegistry.create(source, config, profile, log, clock);
+  }
 
   /**
    * Creates every path's best available backend (logging each one skipped, and why) and picks the

@@ -159,6 +159,8 @@ export class TensorBackend implements SimilarityBackend {
   }
 
   private readonly oneCount = new Int32Array(1);
+  /** 2 * queries, reused across calls (the device copy is made inside tfjs) */
+  private queryScratch = new Float32Array(0);
 
   searchBatch(
     queries: Float32Array,
@@ -241,7 +243,10 @@ export class TensorBackend implements SimilarityBackend {
     const columns = this.activeBlocks * this.blockColumns;
     const want = Math.min(columns, k + refineMargin + stale);
     const dim = this.dim;
-    const scaled = new Float32Array(batch * dim);
+    if (this.queryScratch.length < batch * dim) this.queryScratch = new Float32Array(batch * dim);
+    // a view only when the batch is smaller than the scratch (tfjs needs the exact length)
+    const scaled =
+      this.queryScratch.length === batch * dim ? this.queryScratch : this.queryScratch.subarray(0, batch * dim);
     for (let i = 0; i < batch * dim; i++) scaled[i] = 2 * queries[i]!;
     const indices = tf.tidy(() => {
       const q = tf.tensor2d(scaled, [batch, dim]);

@@ -25,7 +25,7 @@ machine's description as a profile. Without --out the profile is printed, not wr
   --k K             neighbours per query (default ${defaultGrid.k})
   --cell-ms MS      measuring time per grid cell (default ${defaultGrid.cellMs})
   --hnsw-build-limit N  largest N at which HNSW is built (default ${defaultGrid.hnswBuildLimit})
-  --quick           small grid (N 1000..30000, B 1,16,256) for a smoke run
+  --quick           small grid (N 300..30000, B 1,16,256) for a smoke run
   --json            print one JSON object (profile + measurements) as the last line`;
 
 function listFlag(value: string | undefined, flag: string, fallback: number[]): number[] {
@@ -63,7 +63,7 @@ export const command: Subcommand = {
     const quick = v.quick === true;
     const grid: CalibrationGrid = {
       ...defaultGrid,
-      sizes: listFlag(v.sizes, 'sizes', quick ? [1_000, 3_000, 10_000, 30_000] : defaultGrid.sizes),
+      sizes: listFlag(v.sizes, 'sizes', quick ? [300, 1_000, 3_000, 10_000, 30_000] : defaultGrid.sizes),
       batches: listFlag(v.batches, 'batches', quick ? [1, 16, 256] : defaultGrid.batches),
       dim: numberFlag(v.dim, 'dim', defaultGrid.dim),
       k: numberFlag(v.k, 'k', defaultGrid.k),

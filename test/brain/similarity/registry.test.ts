@@ -13,6 +13,7 @@ import { linearFactory } from '../../../brain/similarity/linear.js';
 import { type Profile, profileSchema } from '../../../brain/similarity/profile.js';
 import { SimilarityRegistry } from '../../../brain/similarity/registry.js';
 import { trajectoryVectors } from '../../../brain/similarity/synthetic.js';
+import { tensorFactories } from '../../../brain/similarity/tensor.js';
 import { MockClock } from '../../../runtime/clock.js';
 import type { EventLog } from '../../../runtime/contracts.js';
 
@@ -256,6 +257,60 @@ test('batch routes: a large batch can take another path than single queries', as
   registry.searchBatch(data.subarray(0, 16 * dim), 16, 4, new Int32Array(64), new Float32Array(64), counts);
   assert.is(registry.lastPathCode(), 1);
   assert.is(counts[0], 4);
+});
+
+test('batches route to the tensor path once it is built and synced; answers stay exact', async () => {
+  const wasm = tensorFactories().find((f) => f.name === 'tensor-wasm')!;
+  const store = new ExperienceStore({ capacity: 3000, contextDim: dim, actionDim: 1, linksPerExperience: 0 });
+  const routed = profileSchema.parse({
+    name: 'tensor-batches',
+    hysteresis: 0.1,
+    routes: [
+      { minBatch: 1, bands: [{ path: 'linear' }] },
+      { minBatch: 32, bands: [{ path: 'linear', belowN: 1000 }, { path: 'tensor' }] },
+    ],
+  });
+  const log = new RecordingLog();
+  const clock = new MockClock();
+  const registry = await SimilarityRegistry.create(store, config, routed, log, clock, [linearFactory, wasm]);
+  if (!registry.backendFor('tensor')) {
+    console.log('skipped: tensor-wasm unavailable here');
+    return;
+  }
+  const data = trajectoryVectors(2000, dim, 6);
+  for (let i = 0; i < 2000; i++) {
+    const slot = store.allocate(i);
+    store.context.set(data.subarray(i * dim, (i + 1) * dim), slot * dim);
+    registry.upsert(slot, store.context.subarray(slot * dim, (slot + 1) * dim));
+  }
+  registry.atCycleBoundary();
+  assert.is(registry.pathFor(64), 'linear', 'not built yet');
+  registry.maintain(Number.POSITIVE_INFINITY);
+  registry.atCycleBoundary();
+  assert.is(registry.pathFor(64), 'tensor');
+  assert.is(registry.pathFor(8), 'linear');
+  // a change after the switch: served exactly before the next upload
+  const moved = 5;
+  store.context.fill(4, moved * dim, (moved + 1) * dim);
+  registry.upsert(moved, store.context.subarray(moved * dim, (moved + 1) * dim));
+  const batch = 40;
+  const queries = trajectoryVectors(batch, dim, 60);
+  queries.fill(4, 0, dim);
+  const k = 6;
+  const slots = new Int32Array(batch * k);
+  const dists = new Float32Array(batch * k);
+  const counts = new Int32Array(batch);
+  registry.searchBatch(queries, batch, k, slots, dists, counts);
+  assert.is(registry.lastPathCode(), 3);
+  assert.is(slots[0], moved);
+  const linear = registry.backendFor('linear')!;
+  const oneSlots = new Int32Array(k);
+  const oneDists = new Float32Array(k);
+  for (let q = 0; q < batch; q++) {
+    linear.search(queries.subarray(q * dim, (q + 1) * dim), k, oneSlots, oneDists);
+    for (let i = 0; i < k; i++) assert.ok(Math.abs(dists[q * k + i]! - oneDists[i]!) < 1e-6, `q${q} rank ${i}`);
+  }
+  registry.dispose();
 });
 
 test.run();
