@@ -61,7 +61,13 @@ export function learningCurveSpec(plot: CurvePlot): vegaLite.TopLevelSpec {
         title: fits ? `episode return (0-${plot.maxReturn})` : 'episode return',
         scale: fits ? { domain: [0, plot.maxReturn] } : { zero: true, nice: true },
       },
-      color: { field: 'series', type: 'nominal', sort: labels, title: null, legend: { orient: 'bottom', columns: 2 } },
+      color: {
+        field: 'series',
+        type: 'nominal',
+        sort: labels,
+        title: null,
+        legend: { orient: 'bottom', columns: 2, labelLimit: 0 },
+      },
       strokeDash: {
         field: 'series',
         type: 'nominal',

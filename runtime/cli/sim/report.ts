@@ -82,10 +82,10 @@ export function curveSeries(report: RunReport): CurveSeries[] {
 }
 
 export async function renderReportCurve(report: RunReport): Promise<string> {
-  const seeds = report.seeds.join(', ');
+  const seeds = report.seeds.length === 1 ? `seed ${report.seeds[0]}` : `seeds ${report.seeds.join(', ')}`;
   return renderLearningCurve({
     title: `${report.task}: ${report.controller} learning online`,
-    subtitle: `score ${report.score.toFixed(0)} (mean evaluation return at ${report.runs[0]?.steps ?? 0} steps, seeds ${seeds}); step p99 ${report.stepP99Ms.toFixed(2)} ms`,
+    subtitle: `score ${report.score.toFixed(0)} (mean evaluation return at ${report.runs[0]?.steps ?? 0} steps, ${seeds}); step p99 ${report.stepP99Ms.toFixed(2)} ms`,
     totalSteps: report.runs[0]?.steps ?? 0,
     maxReturn: report.runs[0]?.episodeSteps ?? 1000,
     series: curveSeries(report),
