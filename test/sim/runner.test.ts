@@ -40,6 +40,30 @@ test('evaluations run at step 0, after every evalEvery steps and at the end', as
   assert.is(result.statuses.rejected, 0);
 });
 
+test('action repeat: the controller decides every n-th step, the episode keeps its 1000 steps', async () => {
+  const { Environment } = await import('../../sim/environment.js');
+  const { LockstepSession } = await import('../../runtime/cli/sim/lockstep.js');
+  const env = await Environment.create(balance, 1);
+  const seen: number[] = [];
+  const controller = new ZeroController(5, 1);
+  const step = controller.step.bind(controller);
+  controller.step = (frame, deadline, out, timings) => {
+    seen.push(frame.reward);
+    return step(frame, deadline, out, timings);
+  };
+  const session = new LockstepSession(env, controller, { ...budget, actionRepeat: 4 });
+  const episodeReturn = session.runEpisode();
+  assert.is(env.stepInEpisode, 1000);
+  assert.is(seen.length, 1 + 250, 'the first frame, then one per 4 steps');
+  const shown = seen.reduce((sum, r) => sum + r, 0);
+  assert.ok(Math.abs(shown - episodeReturn) < 1e-9, 'summed rewards reach the controller');
+  assert.ok(
+    seen.slice(1).some((r) => r > 1),
+    'rewards of 4 steps summed',
+  );
+  env.dispose();
+});
+
 test('baselines repeat exactly under a seed; the zero action balances better than noise', async () => {
   const first = await evaluateBaselines(balance, 4, 3, systemClock);
   const again = await evaluateBaselines(balance, 4, 3, systemClock);
