@@ -220,6 +220,9 @@ export class FlightRecorder implements CycleObserver {
       if (this.pending > 0) await this.io; // wait for a free buffer
     }
     if (this.activeBytes > 0 && !this.paused) this.ship();
+    // paused by a failed write: what is still buffered cannot be written now
+    this.counters.droppedPaused += this.pending + this.activeCycles;
+    this.pending = 0;
     this.closed = true;
     this.enqueue(() => this.closeHandle());
     await this.io;
