@@ -55,7 +55,7 @@ export const plannerConfigSchema = z.strictObject({
   /** candidate actions scored per cycle at full effort */
   candidates: positiveInt.default(32),
   /** steps of each candidate sequence at full effort */
-  horizon: positiveInt.default(4),
+  horizon: positiveInt.default(8),
   /** discount per step for returns and plans */
   discount: z.number().min(0).lt(1).default(0.98),
   /** neighbours used by the kNN forward model beyond the first step (successors and their links) */

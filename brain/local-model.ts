@@ -49,10 +49,9 @@ export class LocalLinearModel {
   private readonly stateCoupling: Float64Array;
   /** alpha_l (outcome part) . nextFeatures_j: how a predicted step moves each value-sample dot (k x k) */
   private readonly valueCoupling: Float64Array;
-  /** rollout state in dual coordinates: (x - centre) . stateFeatures_j and . nextFeatures_j */
+  /** rollout state in dual coordinates: (x - centre) . stateFeatures_j; and the kernel terms summed over steps */
   private readonly stateDots: Float64Array;
-  private readonly valueDots: Float64Array;
-  private readonly actionDots: Float64Array;
+  private readonly summedDots: Float64Array;
   private readonly kernelWeights: Float64Array;
   private readonly centre: Float64Array;
   private readonly dots: Float64Array;
@@ -87,8 +86,7 @@ export class LocalLinearModel {
     this.stateCoupling = new Float64Array(maxK * maxK);
     this.valueCoupling = new Float64Array(maxK * maxK);
     this.stateDots = new Float64Array(maxK);
-    this.valueDots = new Float64Array(maxK);
-    this.actionDots = new Float64Array(maxK);
+    this.summedDots = new Float64Array(maxK);
     this.kernelWeights = new Float64Array(maxK);
     this.centre = new Float64Array(dim);
     this.dots = new Float64Array(maxK);
@@ -225,15 +223,18 @@ export class LocalLinearModel {
     const outputs = this.dim + 1;
     const rewardColumn = this.dim;
     const stateDots = this.stateDots;
-    const valueDots = this.valueDots;
     const g = this.dots;
     const inverseActionScale = 1 / this.actionHalfRange;
+    // valueDots only matter at the end: accumulate the kernel terms of every step (k per step) and
+    // apply the value coupling once (k^2), instead of every step.
+    const summed = this.summedDots;
     for (let j = 0; j < k; j++) {
       stateDots[j] = 0;
-      valueDots[j] = 0;
+      summed[j] = 0;
     }
     let score = 0;
     let weight = 1;
+    const lastStep = horizon - 1;
     for (let h = 0; h < horizon; h++) {
       const offset = h * actionDim;
       for (let j = 0; j < k; j++) {
@@ -242,24 +243,28 @@ export class LocalLinearModel {
           actionDot +=
             (actions[offset + i]! - this.actionMid) * inverseActionScale * this.actionFeatures[j * actionDim + i]!;
         }
-        this.actionDots[j] = actionDot;
         g[j] = BIAS2 + stateDots[j]! + actionDot;
       }
       let reward = 0;
-      for (let l = 0; l < k; l++) reward += g[l]! * this.alpha[l * outputs + rewardColumn]!;
+      for (let l = 0; l < k; l++) {
+        reward += g[l]! * this.alpha[l * outputs + rewardColumn]!;
+        summed[l] = summed[l]! + g[l]!;
+      }
       score += weight * reward;
       weight *= discount;
+      if (h === lastStep) break;
       for (let l = 0; l < k; l++) {
         const gl = g[l]!;
         const base = l * k;
-        for (let j = 0; j < k; j++) {
-          stateDots[j] = stateDots[j]! + gl * this.stateCoupling[base + j]!;
-          valueDots[j] = valueDots[j]! + gl * this.valueCoupling[base + j]!;
-        }
+        for (let j = 0; j < k; j++) stateDots[j] = stateDots[j]! + gl * this.stateCoupling[base + j]!;
       }
     }
     let value = 0;
-    for (let j = 0; j < k; j++) value += (BIAS2 + valueDots[j]!) * this.beta[j]!;
+    for (let j = 0; j < k; j++) {
+      let valueDot = 0;
+      for (let l = 0; l < k; l++) valueDot += summed[l]! * this.valueCoupling[l * k + j]!;
+      value += (BIAS2 + valueDot) * this.beta[j]!;
+    }
     value = value < this.valueMin ? this.valueMin : value > this.valueMax ? this.valueMax : value;
     this.rolloutScore = score + weight * value;
   }
