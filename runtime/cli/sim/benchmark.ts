@@ -171,7 +171,7 @@ function learningSection(entries: LearningEntry[]): string {
     lines.push(
       `### ${e.task}`,
       '',
-      `\`${e.command}\``,
+      `\`${e.command}\` (revision ${e.revision ?? 'unknown'}; ${e.wallSeconds.toFixed(0)} s of wall time)`,
       '',
       `Machine: ${machineLine(e.machine)}`,
       '',
