@@ -187,7 +187,11 @@ export class EngramClient {
     message.reward = extras.reward ?? 0;
     message.episodeStart = extras.episodeStart ?? false;
     message.estop = extras.estop ?? false;
-    this.push.send(this.packr.pack(message)).catch(this.countDrop);
+    try {
+      this.push.send(this.packr.pack(message)).catch(this.countDrop);
+    } catch {
+      this.dropped++; // a send still pending (zeromq.js throws EBUSY synchronously)
+    }
     return seq;
   }
 

@@ -114,8 +114,10 @@ export class ZmqDriver implements Driver, InputSignal {
       maxMessageSize: config.maxMessageBytes * hardLimitFactor,
       ...secure,
     });
-    // PUB never blocks: with no subscriber or a full queue it drops, which is right for actions.
-    const actions = new Publisher({ linger: 0, sendHighWaterMark: 16, ...secure });
+    // Actions are only useful fresh: a full queue drops rather than waits. sendTimeout 0 makes a send
+    // that cannot be queued fail at once; otherwise zeromq.js keeps it pending and throws "busy" on
+    // the next send (seen with a slow subscriber in bench transport).
+    const actions = new Publisher({ linger: 0, sendHighWaterMark: 16, sendTimeout: 0, ...secure });
     try {
       await frames.bind(config.frames);
       await actions.bind(config.actions);
@@ -154,7 +156,7 @@ export class ZmqDriver implements Driver, InputSignal {
       action.values,
     );
     this.stats.actionsPublished++;
-    socket.send(bytes).catch(this.countSendError);
+    this.send(bytes);
   }
 
   counters(): DetailedDriverCounters {
@@ -163,6 +165,7 @@ export class ZmqDriver implements Driver, InputSignal {
       framesRejected: this.stats.framesRejected,
       actionsPublished: this.stats.actionsPublished,
       reconnects: this.stats.reconnects,
+      droppedActions: this.stats.sendErrors,
       rejectedByReason: this.rejections.byReason(),
       staleFrames: this.assembler.staleFrames,
     };
@@ -266,8 +269,16 @@ export class ZmqDriver implements Driver, InputSignal {
     }
   }
 
+  /** Never throws and never waits: a send that cannot go now is dropped and counted. */
   private send(bytes: Buffer): void {
-    this.actions?.send(bytes).catch(this.countSendError);
+    const socket = this.actions;
+    if (!socket) return;
+    try {
+      socket.send(bytes).catch(this.countSendError);
+    } catch {
+      // zeromq.js throws synchronously (EBUSY) when a previous send is still pending
+      this.stats.sendErrors++;
+    }
   }
 }
 

@@ -236,6 +236,8 @@ export interface DetailedDriverCounters extends DriverCounters {
   rejectedByReason: Record<string, number>;
   /** polls that found new input but some channel past its staleness limit */
   staleFrames: number;
+  /** actions the transport could not send at once and dropped (a slow or absent peer) */
+  droppedActions?: number;
 }
 
 /** An EventLog that drops everything (tests, benchmarks). */

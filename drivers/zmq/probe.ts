@@ -36,6 +36,8 @@ export interface ProbeResult {
   stale: number;
   /** frame-to-action times of the answered measured frames, ns */
   latenciesNs: number[];
+  /** the seq of each of those frames (to pair with engram-side timings) */
+  seqs: number[];
   rehellos: number;
 }
 
@@ -56,6 +58,7 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeResult> {
   for (const { name, size } of options.channels) values[name] = new Float32Array(size);
   const periodNs = 1e9 / options.rateHz;
   const latencies: number[] = [];
+  const seqs: number[] = [];
   let missing = 0;
   let stale = 0;
   let next = nowNs();
@@ -73,6 +76,7 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeResult> {
     if (k >= options.warmup) {
       if (action?.frameSeq === seq) {
         latencies.push(receivedNs - sentNs);
+        seqs.push(seq);
         if (action.stale) stale++;
       } else {
         missing++;
@@ -83,7 +87,15 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeResult> {
     else next = nowNs(); // late: skip ahead rather than burst
   }
   client.close();
-  return { sent: total, answered: latencies.length, missing, stale, latenciesNs: latencies, rehellos: client.rehellos };
+  return {
+    sent: total,
+    answered: latencies.length,
+    missing,
+    stale,
+    latenciesNs: latencies,
+    seqs,
+    rehellos: client.rehellos,
+  };
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -208,6 +208,24 @@ for (const transport of transports) {
     await second.stop();
   });
 
+  t('publish never throws or waits, even when a subscriber reads nothing', async () => {
+    const driver = makeDriver(transport);
+    await driver.start();
+    const client = makeClient(driver);
+    await client.connect();
+    const action = createAction(actionSize);
+    for (let i = 0; i < 20_000; i++) {
+      action.cycle = i;
+      driver.publish(action); // would throw "Socket is busy writing" without sendTimeout 0
+    }
+    await sleep(20);
+    const counters = driver.counters();
+    assert.is(counters.actionsPublished, 20_000);
+    assert.ok((counters.droppedActions ?? 0) >= 0);
+    const next = await client.nextAction(1000);
+    assert.ok(next, 'the subscriber still gets actions afterwards');
+  });
+
   t.after.each(closeTracked);
   t.run();
 }
