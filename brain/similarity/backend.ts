@@ -1,3 +1,4 @@
+import type { Clock } from '../../runtime/contracts.js';
 import type { VectorSource } from '../memory/store.js';
 
 /**
@@ -43,9 +44,10 @@ export interface SimilarityBackend {
   dispose(): void;
   /**
    * Optional slack-time work of the backend itself (the tensor path uploads changed rows to its
-   * device here). Returns by `untilNs`. The registry calls it from its own `maintain`.
+   * device here). Returns by `untilNs` on `clock` (the registry passes its injected clock, so a
+   * mock clock makes this exact). The registry calls it from its own `maintain`.
    */
-  maintain?(untilNs: number): void;
+  maintain?(untilNs: number, clock: Clock): void;
   /**
    * Optional: false while the backend still has slack-time work before its device copy matches
    * what was upserted (it still answers exactly meanwhile). The registry switches to a path only

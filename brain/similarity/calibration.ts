@@ -144,6 +144,9 @@ export async function measurePaths(
         const t0 = now();
         for (let slot = 0; slot < n; slot++) {
           created.upsert(slot, store.context.subarray(slot * grid.dim, (slot + 1) * grid.dim));
+          if (slot > 0 && slot % 100_000 === 0) {
+            progress(`N=${n}: HNSW build ${slot}/${n} after ${((now() - t0) / 1e9).toFixed(0)} s`);
+          }
         }
         hnswBuildMs[n] = (now() - t0) / 1e6;
         hnsw = created;
@@ -161,7 +164,7 @@ export async function measurePaths(
       for (let slot = 0; slot < n; slot++) {
         tensor.upsert(slot, store.context.subarray(slot * grid.dim, (slot + 1) * grid.dim));
       }
-      tensor.maintain?.(Number.POSITIVE_INFINITY);
+      (tensor as { flush?: () => void }).flush?.();
     } else {
       for (const failure of tensorPick.failures) if (!notes.includes(failure)) notes.push(failure);
     }
@@ -170,10 +173,10 @@ export async function measurePaths(
     let recall: number | undefined;
     let ef = grid.hnsw.efSearch;
     if (hnsw) {
-      const recallQueries = Math.min(maxBatch, 100);
+      const reference = exactNeighbours(linear, queries, Math.min(maxBatch, 100), grid.dim, grid.k);
       for (; ; ef *= 2) {
         hnsw.setEffort(ef);
-        recall = measureRecall(linear, hnsw, queries, recallQueries, grid.dim, grid.k);
+        recall = measureRecall(reference, hnsw, queries, grid.dim, grid.k);
         if (recall >= grid.minRecall || ef >= grid.hnsw.efSearch * 8) break;
       }
     }
@@ -211,27 +214,33 @@ function fmt(value: number | undefined): string {
   return value === undefined ? '-' : value.toFixed(value < 100 ? 1 : 0);
 }
 
+/** Exact top-k slots for the first `count` queries (computed once per N, reused per ef tried). */
+function exactNeighbours(exact: SimilarityBackend, queries: Float32Array, count: number, dim: number, k: number) {
+  const slots = new Int32Array(count * k);
+  const dists = new Float32Array(count * k);
+  const counts = new Int32Array(count);
+  exact.searchBatch(queries, count, k, slots, dists, counts);
+  return { slots, counts };
+}
+
 function measureRecall(
-  exact: SimilarityBackend,
+  reference: { slots: Int32Array; counts: Int32Array },
   approximate: SimilarityBackend,
   queries: Float32Array,
-  count: number,
   dim: number,
   k: number,
 ): number {
-  const exactSlots = new Int32Array(k);
   const approxSlots = new Int32Array(k);
   const dists = new Float32Array(k);
   let hits = 0;
   let total = 0;
-  for (let q = 0; q < count; q++) {
-    const query = queries.subarray(q * dim, (q + 1) * dim);
-    const found = exact.search(query, k, exactSlots, dists);
-    const got = approximate.search(query, k, approxSlots, dists);
-    for (let i = 0; i < found; i++) {
+  for (let q = 0; q < reference.counts.length; q++) {
+    const got = approximate.search(queries.subarray(q * dim, (q + 1) * dim), k, approxSlots, dists);
+    for (let i = 0; i < reference.counts[q]!; i++) {
       total++;
+      const want = reference.slots[q * k + i]!;
       for (let j = 0; j < got; j++) {
-        if (approxSlots[j] === exactSlots[i]) {
+        if (approxSlots[j] === want) {
           hits++;
           break;
         }

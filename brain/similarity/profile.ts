@@ -54,6 +54,8 @@ const machineSchema = z.strictObject({
   memoryGiB: z.number().nonnegative(),
   node: z.string().optional(),
   platform: z.string().optional(),
+  /** GPUs systeminformation reported on the measuring host (empty: none) */
+  gpus: z.array(z.string()).optional(),
   /** tensor device that was measured, e.g. 'tfjs-wasm' or 'webgpu (NVIDIA H100)' */
   tensorDevice: z.string().optional(),
   measuredAt: z.string().optional(),
@@ -166,7 +168,8 @@ export function loadProfileFile(path: string): Profile {
 
 /**
  * The profile named `name` in `dir`, or with 'auto' the most specific profile whose `match` fits
- * the host (CPU model substring and core count), else 'default'. Logs the choice and its reason.
+ * the host (CPU model substring and core count, read with node:os: the same string calibrate
+ * writes into `match`), else 'default'. Logs the choice and its reason.
  */
 export function selectProfile(
   name: string,

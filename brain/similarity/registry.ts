@@ -65,6 +65,31 @@ export function defaultFactories(config: SimilarityConfig): BackendFactory[] {
   ];
 }
 
+/**
+ * Bytes per experience the registry's paths hold beyond the store, for the memory byte cap: the
+ * per-slot flags, HNSW's graph and vector copy where the profile routes to HNSW, and the tensor
+ * path's host mirror plus device copy (2 x (dim + 1) floats) where it routes to tensor.
+ */
+export function indexBytesPerExperience(profile: Profile, config: SimilarityConfig, dim: number): number {
+  let usesHnsw = false;
+  let usesTensor = false;
+  for (const route of profile.routes) {
+    for (const band of route.bands) {
+      if (band.path === 'hnsw') usesHnsw = true;
+      if (band.path === 'tensor') usesTensor = true;
+    }
+  }
+  let bytes = 2; // registry + linear live flags
+  if (usesHnsw) {
+    const M = config.hnsw.M;
+    const level0 = dim * 4 + 8 + (2 * M + 1) * 4; // vector, label, links
+    const upper = ((M + 1) * 4 + 8) / Math.max(1, M - 1); // ~1/(M-1) of elements on upper levels
+    bytes += Math.ceil(level0 + upper + 16) + 1; // + hnswlib's per-element lock/bookkeeping + state
+  }
+  if (usesTensor) bytes += 2 * (dim + 1) * 4 + 2; // host mirror + device copy + flags
+  return bytes;
+}
+
 export interface RegistryCounters {
   /** queries refused: wrong length or non-finite values */
   rejectedQueries: number;
@@ -362,7 +387,7 @@ export class SimilarityRegistry implements SimilarityIndex {
       const backend = paths[p]!.backend;
       if (backend.maintain !== undefined) {
         if (this.clock.nowNs() >= untilNs) return;
-        backend.maintain(untilNs);
+        backend.maintain(untilNs, this.clock);
       }
     }
   }

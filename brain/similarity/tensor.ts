@@ -26,15 +26,21 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import type { Clock } from '../../runtime/contracts.js';
 import type { VectorSource } from '../memory/store.js';
 import type { BackendFactory, SimilarityBackend } from './backend.js';
 import { insertTopK, squaredDistance } from './topk.js';
+
+/** used when no clock is passed (benchmarks calling the backend directly) */
+const systemClock: Clock = { nowNs: () => Number(process.hrtime.bigint()) };
 
 type Tf = typeof import('@tensorflow/tfjs-core');
 type Tensor2D = import('@tensorflow/tfjs-core').Tensor2D;
 
 /** |x|^2 of a dead column: its score 2 q.x - 1e30 never reaches a top-k */
 const deadNorm = 1e30;
+/** blockStaleSince before maintain has seen the block stale */
+const notSeen = -1;
 /** extra candidates fetched per query so exact re-ranking on the CPU can repair float32 order */
 const refineMargin = 8;
 /** stale columns tracked one by one; beyond this, whole stale blocks are scanned on the CPU */
@@ -59,6 +65,12 @@ export class TensorBackend implements SimilarityBackend {
   private readonly deviceNorms: Tensor2D[] = [];
   /** 1 when the block's device copy differs from the host mirror */
   private readonly blockStale: Uint8Array;
+  /** clock time a stale block was first seen by maintain (notSeen = not yet) */
+  private readonly blockStaleSince: Float64Array;
+  /** moving average of one block upload (ns): an upload starts only if it fits the deadline */
+  private uploadCostNs = 0;
+  /** how long a stale block may wait before its upload (the CPU covers its stale columns) */
+  uploadDelayNs = 20_000_000;
   private readonly live: Uint8Array;
   private liveCount = 0;
   /** stale columns (device copy outdated), each listed once */
@@ -82,6 +94,7 @@ export class TensorBackend implements SimilarityBackend {
     this.blockColumns = Math.min(blockColumnsFor(source.capacity), roundUp(source.capacity, 8));
     const blocks = Math.ceil(source.capacity / this.blockColumns);
     this.blockStale = new Uint8Array(blocks);
+    this.blockStaleSince = new Float64Array(blocks).fill(notSeen);
     this.live = new Uint8Array(source.capacity);
     this.staleSlots = new Int32Array(maxStaleSlots);
     this.staleMark = new Uint8Array(source.capacity);
@@ -134,21 +147,36 @@ export class TensorBackend implements SimilarityBackend {
     return this.staleCount === 0 && !this.staleOverflow;
   }
 
-  /** Uploads stale blocks, one at a time, until `untilNs` (a block is ~dim * columns * 4 bytes). */
-  maintain(untilNs: number): void {
+  /**
+   * Uploads stale blocks in slack time. A block waits `uploadDelayNs` after it was first seen stale
+   * (so a block touched every cycle is uploaded a few times a second, not every cycle: the CPU
+   * answers for its few stale columns meanwhile), unless the stale list is filling up. An upload is
+   * started only when its measured cost fits before `untilNs`.
+   */
+  maintain(untilNs: number, clock: Clock = systemClock): void {
     if (this.isSynced()) return;
-    const now = () => Number(process.hrtime.bigint());
+    const pressure = this.staleOverflow || this.staleCount > maxStaleSlots / 2;
     for (let block = 0; block < this.activeBlocks; block++) {
       if (this.blockStale[block] === 0) continue;
-      if (now() >= untilNs) return;
+      const now = clock.nowNs();
+      if (this.blockStaleSince[block] === notSeen) this.blockStaleSince[block] = now; // first seen stale
+      if (!pressure && now - this.blockStaleSince[block]! < this.uploadDelayNs) continue;
+      if (now + this.uploadCostNs > untilNs) return;
       this.upload(block);
+      const cost = clock.nowNs() - now;
+      this.uploadCostNs = this.uploadCostNs === 0 ? cost : 0.8 * this.uploadCostNs + 0.2 * cost;
     }
-    this.staleOverflow = false;
+    if (this.staleOverflow) {
+      let anyStale = false;
+      for (let block = 0; block < this.activeBlocks; block++) if (this.blockStale[block] === 1) anyStale = true;
+      if (!anyStale) this.staleOverflow = false;
+    }
   }
 
-  /** Uploads everything now (start-up and benchmarks). */
+  /** Uploads everything now, ignoring delays and deadlines (start-up, benchmarks, tests). */
   flush(): void {
-    this.maintain(Number.POSITIVE_INFINITY);
+    for (let block = 0; block < this.activeBlocks; block++) if (this.blockStale[block] === 1) this.upload(block);
+    this.staleOverflow = false;
   }
 
   search(query: Float32Array, k: number, outSlots: Int32Array, outDist: Float32Array): number {
@@ -299,6 +327,7 @@ export class TensorBackend implements SimilarityBackend {
     this.deviceBlocks[block] = tf.tensor2d(this.hostBlocks[block]!, [this.dim, this.blockColumns]);
     this.deviceNorms[block] = tf.tensor2d(this.hostNorms[block]!, [1, this.blockColumns]);
     this.blockStale[block] = 0;
+    this.blockStaleSince[block] = notSeen;
     this.uploads++;
     // drop this block's columns from the stale list (swap-remove)
     const from = block * this.blockColumns;

@@ -8,6 +8,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { type CalibrationGrid, defaultGrid, measurePaths, routesFrom } from '../../brain/similarity/calibration.js';
 import { defaultProfilesDir, type Profile, profileSchema, profileToYaml } from '../../brain/similarity/profile.js';
+import { describeHost as describeHostWithGpus } from '../profile/host.js';
 import { numberFlag, parseCommandArgs, printJsonLast, type Subcommand, UsageError } from './args.js';
 
 const help = `usage: engram calibrate [--out profiles/<name>.yaml] [--name NAME] [--sizes 1000,10000,...]
@@ -80,6 +81,7 @@ export const command: Subcommand = {
     const started = Date.now();
     const result = await measurePaths(grid, log);
     const cpus = os.cpus();
+    const host = await describeHostWithGpus();
     const profile: Profile = profileSchema.parse({
       name,
       description: `measured by engram calibrate in ${((Date.now() - started) / 1000).toFixed(0)} s (d = ${grid.dim}, k = ${grid.k}, trajectory data; HNSW M ${grid.hnsw.M} efC ${grid.hnsw.efConstruction} ef ${grid.hnsw.efSearch})`,
@@ -89,6 +91,7 @@ export const command: Subcommand = {
         memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
         node: process.version,
         platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+        gpus: host.gpus.map((gpu) => `${gpu.vendor} ${gpu.model}`.trim()),
         tensorDevice: result.tensorDevice ?? 'none',
         measuredAt: new Date().toISOString(),
       },

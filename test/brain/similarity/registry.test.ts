@@ -11,7 +11,7 @@ import type { BackendFactory } from '../../../brain/similarity/backend.js';
 import { hnswFactory } from '../../../brain/similarity/hnsw.js';
 import { linearFactory } from '../../../brain/similarity/linear.js';
 import { type Profile, profileSchema } from '../../../brain/similarity/profile.js';
-import { SimilarityRegistry } from '../../../brain/similarity/registry.js';
+import { indexBytesPerExperience, SimilarityRegistry } from '../../../brain/similarity/registry.js';
 import { trajectoryVectors } from '../../../brain/similarity/synthetic.js';
 import { tensorFactories } from '../../../brain/similarity/tensor.js';
 import { MockClock } from '../../../runtime/clock.js';
@@ -285,6 +285,10 @@ test('batches route to the tensor path once it is built and synced; answers stay
   }
   registry.atCycleBoundary();
   assert.is(registry.pathFor(64), 'linear', 'not built yet');
+  registry.maintain(Number.POSITIVE_INFINITY); // builds the host mirror; blocks now stale
+  registry.atCycleBoundary();
+  assert.is(registry.pathFor(64), 'linear', 'built but not uploaded: not synced, no switch');
+  clock.advance(1e9); // past the upload delay
   registry.maintain(Number.POSITIVE_INFINITY);
   registry.atCycleBoundary();
   assert.is(registry.pathFor(64), 'tensor');
@@ -311,6 +315,26 @@ test('batches route to the tensor path once it is built and synced; answers stay
     for (let i = 0; i < k; i++) assert.ok(Math.abs(dists[q * k + i]! - oneDists[i]!) < 1e-6, `q${q} rank ${i}`);
   }
   registry.dispose();
+});
+
+test('index bytes per experience count only the paths the profile uses', () => {
+  const only = (bands: object[]) => profileSchema.parse({ name: 'p', routes: [{ minBatch: 1, bands }] });
+  const scan = indexBytesPerExperience(only([{ path: 'linear' }]), config, 64);
+  const hnsw = indexBytesPerExperience(only([{ path: 'linear', belowN: 10 }, { path: 'hnsw' }]), config, 64);
+  const withTensor = indexBytesPerExperience(
+    profileSchema.parse({
+      name: 'p',
+      routes: [
+        { minBatch: 1, bands: [{ path: 'linear', belowN: 10 }, { path: 'hnsw' }] },
+        { minBatch: 8, bands: [{ path: 'tensor' }] },
+      ],
+    }),
+    config,
+    64,
+  );
+  assert.is(scan, 2);
+  assert.ok(hnsw > 64 * 4 + 2 * config.hnsw.M * 4, `hnsw estimate ${hnsw}`);
+  assert.is(withTensor - hnsw, 2 * 65 * 4 + 2);
 });
 
 test.run();

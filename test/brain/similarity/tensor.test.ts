@@ -1,7 +1,8 @@
 /**
  * Tensor-path residency: between an upsert and the slack-time upload the device copy is stale, yet
  * every search stays exact (stale columns are answered on the CPU), also past the stale-list limit;
- * maintain() uploads within its deadline and the backend reports itself synced afterwards.
+ * maintain() uploads after a short delay (at once under pressure) within its deadline, and the
+ * backend reports itself synced afterwards.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -9,6 +10,7 @@ import { ExperienceStore } from '../../../brain/memory/store.js';
 import { LinearBackend } from '../../../brain/similarity/linear.js';
 import { trajectoryVectors } from '../../../brain/similarity/synthetic.js';
 import { type TensorBackend, tensorFactories } from '../../../brain/similarity/tensor.js';
+import { MockClock } from '../../../runtime/clock.js';
 
 const dim = 16;
 const wasm = tensorFactories().find((f) => f.name === 'tensor-wasm')!;
@@ -68,11 +70,22 @@ test('searches stay exact while the device copy is stale, and maintain syncs it'
   // more changes than the stale list holds: whole stale blocks answered on the CPU
   insert(3050, 8000);
   sameResults(linear, tensor, queries, 32, 'stale overflow');
-  // an expired deadline uploads nothing; an open one syncs
-  tensor.maintain(0);
+  // under pressure (stale list overflowed) an open deadline uploads at once; an expired one does not
+  const clock = new MockClock(1_000_000);
+  tensor.maintain(0, clock);
   assert.not.ok(tensor.isSynced());
-  tensor.maintain(Number.POSITIVE_INFINITY);
+  tensor.maintain(Number.POSITIVE_INFINITY, clock);
   assert.ok(tensor.isSynced());
+  // a few stale columns wait uploadDelayNs (the CPU covers them), then go up
+  insert(8000, 8010);
+  const afterPressure = tensor.uploads;
+  tensor.maintain(Number.POSITIVE_INFINITY, clock);
+  assert.is(tensor.uploads, afterPressure, 'uploaded before the delay');
+  sameResults(linear, tensor, queries, 32, 'waiting for upload');
+  clock.advance(tensor.uploadDelayNs);
+  tensor.maintain(Number.POSITIVE_INFINITY, clock);
+  assert.ok(tensor.isSynced());
+  assert.ok(tensor.uploads > afterPressure);
   assert.ok(tensor.uploads > uploadsBefore);
   sameResults(linear, tensor, queries, 32, 'after maintain');
   sameResults(linear, tensor, queries, 1, 'single query');
