@@ -173,7 +173,7 @@ export async function measurePaths(
     let recall: number | undefined;
     let ef = grid.hnsw.efSearch;
     if (hnsw) {
-      const reference = exactNeighbours(linear, queries, Math.min(maxBatch, 100), grid.dim, grid.k);
+      const reference = exactNeighbours(linear, queries, Math.min(maxBatch, 100), grid.k);
       for (; ; ef *= 2) {
         hnsw.setEffort(ef);
         recall = measureRecall(reference, hnsw, queries, grid.dim, grid.k);
@@ -215,7 +215,7 @@ function fmt(value: number | undefined): string {
 }
 
 /** Exact top-k slots for the first `count` queries (computed once per N, reused per ef tried). */
-function exactNeighbours(exact: SimilarityBackend, queries: Float32Array, count: number, dim: number, k: number) {
+function exactNeighbours(exact: SimilarityBackend, queries: Float32Array, count: number, k: number) {
   const slots = new Int32Array(count * k);
   const dists = new Float32Array(count * k);
   const counts = new Int32Array(count);
