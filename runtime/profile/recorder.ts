@@ -4,14 +4,23 @@
  * machine load are gathered off the hot path, and `flush` (slack time) only takes samples that are
  * due. `finish` hands back everything as one ProfileData for the writers.
  */
-import type { Action, Clock, CycleObserver, CycleRecord, Frame } from '../contracts.js';
+import {
+  type Action,
+  type Clock,
+  type CycleObserver,
+  type CycleRecord,
+  createAction,
+  createCycleRecord,
+  createFrame,
+  type Frame,
+} from '../contracts.js';
 import { CycleTable } from './cycles.js';
 import { GcRecorder, type GcTable, performanceToClockOffsetNs } from './gc.js';
 import type { HostDescription } from './host.js';
 import {
+  type HeapSampleTable,
   type LoopDelaySummary,
   type MachineSampleTable,
-  type ProcessSampleTable,
   Sampler,
   type SamplerOptions,
 } from './samples.js';
@@ -36,7 +45,9 @@ export interface ProfileData {
   host: HostDescription;
   cycles: CycleTable;
   gc: GcTable;
-  process: ProcessSampleTable;
+  /** V8 heap and event-loop delay, sampled on the loop thread in slack time */
+  heap: HeapSampleTable;
+  /** RSS, machine CPU and memory, sampled by a worker thread */
   machine: MachineSampleTable;
   loopDelay: LoopDelaySummary;
 }
@@ -58,6 +69,7 @@ export class ProfileRecorder implements CycleObserver {
   /** the last record seen and its row, for its maintenance time (see takePreviousMaintenance) */
   private previous: CycleRecord | undefined;
   private previousRow = -1;
+  private lastPublishedNs = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -74,9 +86,29 @@ export class ProfileRecorder implements CycleObserver {
     if (this.state !== 'new') throw new Error('ProfileRecorder.start: already started');
     this.state = 'recording';
     this.startedAt = new Date().toISOString();
+    this.warmUp();
     this.startNs = this.clock.nowNs();
     this.gc.start(performanceToClockOffsetNs(() => this.clock.nowNs()));
     this.sampler.start();
+  }
+
+  /**
+   * Runs the copy path on a scratch record until V8 has optimised it, so the loop's first
+   * cycles do not pay for the interpreter (measured: ~4 µs per cycleDone over a 250-cycle session
+   * without this, ~0.2 µs warm), then empties the table.
+   */
+  private warmUp(): void {
+    const scratch = createCycleRecord();
+    const frame = createFrame(1);
+    const action = createAction(1);
+    for (let i = 0; i < 20_000; i++) {
+      scratch.cycle = i;
+      this.cycleDone(scratch, frame, action);
+      this.cycles.count = 0;
+    }
+    this.cycles.dropped = 0;
+    this.previous = undefined;
+    this.previousRow = -1;
   }
 
   cycleDone(record: CycleRecord, _frame: Frame, _action: Action): void {
@@ -84,6 +116,7 @@ export class ProfileRecorder implements CycleObserver {
     const cycles = this.cycles;
     this.previousRow = cycles.count < cycles.capacity ? cycles.count : -1;
     this.previous = record;
+    this.lastPublishedNs = record.wokeNs + record.cycleNs;
     cycles.append(record);
   }
 
@@ -98,9 +131,12 @@ export class ProfileRecorder implements CycleObserver {
     this.cycles.stages.maintenance[this.previousRow] = previous.maintenanceNs;
   }
 
-  flush(untilNs: number): void {
-    const now = this.clock.nowNs();
-    if (now < untilNs) this.sampler.poll(now);
+  /**
+   * Slack time: takes the samples that are due. "Now" is the end of the last cycle's publish, from
+   * its record, which saves a clock read per cycle; samples are stamped a few µs early at worst.
+   */
+  flush(_untilNs: number): void {
+    this.sampler.poll(this.lastPublishedNs);
   }
 
   /**
@@ -119,7 +155,7 @@ export class ProfileRecorder implements CycleObserver {
     const startNs = last >= 0 ? Math.min(cycles.dueNs[0]!, cycles.wokeNs[0]!) : this.startNs;
     const endNs = last >= 0 ? cycles.wokeNs[last]! + Math.max(this.options.periodNs, cycles.cycleNs[last]!) : stoppedNs;
     this.gc.table.keepBetween(startNs, endNs);
-    this.sampler.process.keepBetween(startNs, endNs);
+    this.sampler.heap.keepBetween(startNs, endNs);
     this.sampler.machine.keepBetween(startNs, endNs);
     return {
       meta: {
@@ -133,7 +169,7 @@ export class ProfileRecorder implements CycleObserver {
       host: this.host,
       cycles: this.cycles,
       gc: this.gc.table,
-      process: this.sampler.process,
+      heap: this.sampler.heap,
       machine: this.sampler.machine,
       loopDelay,
     };

@@ -197,21 +197,24 @@ function latenessHistogram(data: ProfileData): TopLevelSpec {
 
 function memoryTimeline(data: ProfileData): TopLevelSpec {
   const { meta } = data;
-  const proc = data.process;
+  const { heap, machine } = data;
   const rows: { t: number; MiB: number; series: string }[] = [];
-  const step = Math.max(1, Math.ceil(proc.count / maxBuckets));
-  for (let s = 0; s < proc.count; s += step) {
-    const t = (proc.tNs[s]! - meta.startNs) / 1e9;
-    rows.push({ t, MiB: proc.heapUsedBytes[s]! / 2 ** 20, series: 'heap used' });
-    rows.push({ t, MiB: proc.heapTotalBytes[s]! / 2 ** 20, series: 'heap total' });
-    rows.push({ t, MiB: proc.rssBytes[s]! / 2 ** 20, series: 'RSS' });
+  const step = Math.max(1, Math.ceil(heap.count / maxBuckets));
+  for (let s = 0; s < heap.count; s += step) {
+    const t = (heap.tNs[s]! - meta.startNs) / 1e9;
+    rows.push({ t, MiB: heap.heapUsedBytes[s]! / 2 ** 20, series: 'heap used' });
+    rows.push({ t, MiB: heap.heapTotalBytes[s]! / 2 ** 20, series: 'heap total' });
+  }
+  const rssStep = Math.max(1, Math.ceil(machine.count / maxBuckets));
+  for (let s = 0; s < machine.count; s += rssStep) {
+    rows.push({ t: (machine.tNs[s]! - meta.startNs) / 1e9, MiB: machine.rssBytes[s]! / 2 ** 20, series: 'RSS' });
   }
   return {
     width: chartWidth,
     height: chartHeight,
     config: baseConfig,
     data: { values: rows },
-    mark: { type: 'line', point: proc.count < 60 },
+    mark: { type: 'line', point: heap.count < 60 },
     encoding: {
       x: { field: 't', type: 'quantitative', title: 'session time (s)' },
       y: { field: 'MiB', type: 'quantitative', title: 'process memory (MiB)' },
@@ -376,7 +379,7 @@ ${figure('stage-breakdown', 'Per-stage breakdown (p50 and p99)', breakdown, '"ot
 ${stageRows}
 </table>
 ${figure('lateness', 'Wake-up lateness', lateness, "Wake time minus the tick's due time, every cycle (log-scaled counts).")}
-${figure('memory', 'Memory over the session', memory, 'Process heap and RSS, sampled off the hot path.')}
+${figure('memory', 'Memory over the session', memory, 'V8 heap (sampled in slack time) and RSS (sampled by a worker thread).')}
 ${hasMachine ? figure('machine', 'Machine load', machine, 'Whole-machine CPU load and memory use (systeminformation).') : ''}
 <section id="host"><h2>Host</h2><table>${hostRows}</table></section>
 </body>

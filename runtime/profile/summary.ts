@@ -90,8 +90,11 @@ export const summarySchema = z.object({
   }),
   eventLoopDelayNs: z.object({ mean: z.number(), p50: z.number(), p99: z.number(), max: z.number() }),
   memory: z.object({
-    samples: z.number().int().nonnegative(),
+    /** heap samples (loop thread, slack time) */
+    heapSamples: z.number().int().nonnegative(),
     heapUsedMaxBytes: z.number().nonnegative(),
+    /** RSS samples (worker thread, with the machine samples) */
+    rssSamples: z.number().int().nonnegative(),
     rssFirstBytes: z.number().nonnegative(),
     rssLastBytes: z.number().nonnegative(),
     rssMaxBytes: z.number().nonnegative(),
@@ -168,14 +171,12 @@ export function summarize(data: ProfileData): ProfileSummary {
   }
 
   const durationNs = meta.endNs - meta.startNs;
-  const proc = data.process;
+  const heap = data.heap;
   const machine = data.machine;
   let heapUsedMax = 0;
   let rssMax = 0;
-  for (let s = 0; s < proc.count; s++) {
-    heapUsedMax = Math.max(heapUsedMax, proc.heapUsedBytes[s]!);
-    rssMax = Math.max(rssMax, proc.rssBytes[s]!);
-  }
+  for (let s = 0; s < heap.count; s++) heapUsedMax = Math.max(heapUsedMax, heap.heapUsedBytes[s]!);
+  for (let s = 0; s < machine.count; s++) rssMax = Math.max(rssMax, machine.rssBytes[s]!);
   let cpuSum = 0;
   let cpuMax = 0;
   let memUsedMax = 0;
@@ -225,10 +226,11 @@ export function summarize(data: ProfileData): ProfileSummary {
       max: data.loopDelay.maxNs,
     },
     memory: {
-      samples: proc.count,
+      heapSamples: heap.count,
       heapUsedMaxBytes: heapUsedMax,
-      rssFirstBytes: proc.count > 0 ? proc.rssBytes[0]! : 0,
-      rssLastBytes: proc.count > 0 ? proc.rssBytes[proc.count - 1]! : 0,
+      rssSamples: machine.count,
+      rssFirstBytes: hasMachine ? machine.rssBytes[0]! : 0,
+      rssLastBytes: hasMachine ? machine.rssBytes[machine.count - 1]! : 0,
       rssMaxBytes: rssMax,
     },
     machine: {

@@ -125,29 +125,22 @@ export function writeTrace(data: ProfileData, path: string): void {
       });
     }
 
-    const proc = data.process;
-    for (let s = 0; s < proc.count; s++) {
-      const ts = us(proc.tNs[s]! - t0);
+    const heap = data.heap;
+    for (let s = 0; s < heap.count; s++) {
+      const ts = us(heap.tNs[s]! - t0);
       emit({
         ph: 'C',
         pid,
         tid: 0,
-        name: 'memory (MiB)',
+        name: 'heap (MiB)',
         ts,
-        args: { heapUsed: proc.heapUsedBytes[s]! / 2 ** 20, rss: proc.rssBytes[s]! / 2 ** 20 },
-      });
-      emit({
-        ph: 'C',
-        pid,
-        tid: 0,
-        name: 'event-loop delay max (ms)',
-        ts,
-        args: { delay: proc.loopDelayMaxNs[s]! / 1e6 },
+        args: { used: heap.heapUsedBytes[s]! / 2 ** 20, total: heap.heapTotalBytes[s]! / 2 ** 20 },
       });
     }
     const machine = data.machine;
     for (let s = 0; s < machine.count; s++) {
       const ts = us(machine.tNs[s]! - t0);
+      emit({ ph: 'C', pid, tid: 0, name: 'RSS (MiB)', ts, args: { rss: machine.rssBytes[s]! / 2 ** 20 } });
       emit({ ph: 'C', pid, tid: 0, name: 'machine CPU (%)', ts, args: { load: machine.cpuLoadPercent[s] } });
       emit({
         ph: 'C',

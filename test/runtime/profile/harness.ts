@@ -153,7 +153,7 @@ export async function runHarnessSession(options: HarnessOptions): Promise<Harnes
     periodNs,
     budgetNs: periodNs * 0.8,
     cycleCapacity: cycleCapacityFor(options.durationMs, periodNs),
-    sampler: { processIntervalMs: 50, machineIntervalMs: 200 },
+    sampler: { heapIntervalMs: 50, machineIntervalMs: 200 },
   });
   const { loop, controller } = harnessLoop(options, [recorder, ...(options.observers ?? [])]);
   const runner = new LoopRunner(loop, clock, {

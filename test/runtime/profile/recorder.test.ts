@@ -77,11 +77,21 @@ recorder('forced GCs appear as GC events on the loop clock, inside the session',
 });
 
 recorder('memory, event-loop delay and machine load were sampled off the hot path', () => {
-  assert.ok(data.process.count >= 10, `${data.process.count} process samples`);
-  for (let s = 0; s < data.process.count; s++) {
-    assert.ok(data.process.rssBytes[s]! > data.process.heapUsedBytes[s]! * 0.5);
+  const { heap, machine } = data;
+  assert.ok(heap.count >= 10, `${heap.count} heap samples`);
+  // The worker's first sample comes after systeminformation's 500 ms CPU measurement.
+  assert.ok(machine.count >= 1, `${machine.count} machine samples`);
+  let heapUsedMax = 0;
+  for (let s = 0; s < heap.count; s++) {
+    assert.ok(heap.heapUsedBytes[s]! > 0 && heap.heapTotalBytes[s]! >= heap.heapUsedBytes[s]!);
+    heapUsedMax = Math.max(heapUsedMax, heap.heapUsedBytes[s]!);
   }
-  assert.ok(data.machine.count >= 1, `${data.machine.count} machine samples`);
+  for (let s = 0; s < machine.count; s++) {
+    assert.ok(machine.rssBytes[s]! > heapUsedMax * 0.5, 'RSS holds the heap');
+    assert.ok(machine.cpuLoadPercent[s]! >= 0 && machine.cpuLoadPercent[s]! <= 100);
+    assert.ok(machine.memUsedBytes[s]! > 0 && machine.memAvailableBytes[s]! > 0);
+    if (s > 0) assert.ok(machine.tNs[s]! > machine.tNs[s - 1]!);
+  }
   assert.ok(data.loopDelay.maxNs > 0);
   assert.ok(data.host.cores >= 1 && data.host.cpuModel.length > 0 && data.host.node === process.version);
 });
@@ -119,7 +129,7 @@ table('cycleDone allocates nothing once warmed up', async () => {
     label: 'allocation',
     periodNs: 1e6,
     budgetNs: 8e5,
-    cycleCapacity: 220_000,
+    cycleCapacity: 420_000,
   });
   const record = createCycleRecord();
   const frame = createFrame(8);
@@ -132,14 +142,14 @@ table('cycleDone allocates nothing once warmed up', async () => {
       recorder.cycleDone(record, frame, action);
     }
   };
-  run(100_000); // warm up until optimised (compiling allocates too)
+  run(200_000); // warm up until optimised (compiling allocates too)
   global.gc?.();
   const before = process.memoryUsage().heapUsed;
-  run(100_000);
+  run(200_000);
   const grown = process.memoryUsage().heapUsed - before;
-  // Even 8 bytes per cycle would be 800 KB over 100k cycles.
-  assert.ok(grown < 200_000, `heap grew ${grown} bytes over 100k cycles`);
-  assert.is(recorder.cycles.count, 200_000);
+  // Even 8 bytes per cycle would be 1.6 MB over 200k cycles; a late JIT tier-up can allocate a little.
+  assert.ok(grown < 500_000, `heap grew ${grown} bytes over 200k cycles`);
+  assert.is(recorder.cycles.count, 400_000);
 });
 
 table.run();
