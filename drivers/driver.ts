@@ -132,6 +132,10 @@ export class FrameAssembler {
    * Copy the latest slot into `into`. Status.ok: new and every channel fresh; Status.stale: new,
    * but some channel is older than its maxAgeMs or never arrived (the frame is still copied, so the
    * loop can see what it has; it should act as on stale input); Status.noInput: nothing new.
+   *
+   * `receivedNs` is the receive time of the frame's oldest part among channels with an age limit
+   * (a frame is only as fresh as its oldest sensor), or of the newest message when no channel has
+   * one: the runtime's own staleness check on receivedNs then covers a channel that went quiet.
    */
   poll(into: Frame): typeof Status.ok | typeof Status.stale | typeof Status.noInput {
     if (!this.pendingNew) return Status.noInput;
@@ -139,7 +143,6 @@ export class FrameAssembler {
     for (let i = 0; i < observation.length; i++) observation[i] = this.latest[i]!;
     into.seq = this.pendingSeq;
     into.sourceStampNs = this.pendingStampNs;
-    into.receivedNs = this.pendingReceivedNs;
     into.reward = this.pendingReward;
     into.episodeStart = this.pendingEpisodeStart;
     into.estop = this.pendingEstop;
@@ -148,13 +151,22 @@ export class FrameAssembler {
     this.pendingEpisodeStart = false;
     this.pendingEstop = false;
     const now = this.clock.nowNs();
+    let oldest = this.pendingReceivedNs;
+    let stale = false;
     for (let c = 0; c < this.channelReceivedNs.length; c++) {
       const received = this.channelReceivedNs[c]!;
       const maxAge = this.maxAgeNs[c]!;
-      if (received < 0 || (maxAge > 0 && now - received > maxAge)) {
-        this.staleFrames++;
-        return Status.stale;
+      if (received < 0) {
+        stale = true;
+      } else if (maxAge > 0) {
+        if (received < oldest) oldest = received;
+        if (now - received > maxAge) stale = true;
       }
+    }
+    into.receivedNs = oldest;
+    if (stale) {
+      this.staleFrames++;
+      return Status.stale;
     }
     return Status.ok;
   }

@@ -125,11 +125,13 @@ for (const transport of transports) {
     await waitFor(() => driver.counters().framesReceived === 2, 'imu');
     assert.is(driver.poll(frame), Status.ok);
     assert.equal(Array.from(frame.observation), [1, 1, 1, 4, 5]);
+    const imuReceivedNs = frame.receivedNs;
     clock.advance(60e6); // imu's limit is 50 ms; joints never go stale
     client.sendFrame({ joints: [2, 2, 2] });
     await waitFor(() => driver.counters().framesReceived === 3, 'joints again');
     assert.is(driver.poll(frame), Status.stale);
     assert.equal(Array.from(frame.observation), [2, 2, 2, 4, 5]);
+    assert.is(frame.receivedNs, imuReceivedNs, 'the frame is as old as its oldest age-limited channel');
     assert.is(driver.counters().staleFrames, 2);
     client.close();
     await driver.stop();
