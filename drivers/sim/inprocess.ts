@@ -6,7 +6,7 @@
  * each answer steps the physics and shows the next frame with that step's reward; after the last
  * step the final frame is shown too, its answer is discarded, and the next episode begins.
  */
-import type { Action, ChannelSpec, Driver, Frame, StatusCode } from '../../runtime/contracts.js';
+import type { Action, ChannelSpec, Clock, Driver, Frame, StatusCode } from '../../runtime/contracts.js';
 import { Status } from '../../runtime/contracts.js';
 import { Environment } from '../../sim/environment.js';
 import type { TaskDefinition } from '../../sim/task.js';
@@ -24,6 +24,8 @@ export interface InProcessSimOptions {
   /** must add up to the task's observation size (any names; simChannels(task) is the usual one) */
   channels: readonly ChannelSpec[];
   actionSize: number;
+  /** the runtime clock: frames are stamped received when polled (the safety filter's staleness) */
+  clock: Clock;
 }
 
 export class InProcessSimDriver implements Driver, InputSignal {
@@ -64,8 +66,9 @@ export class InProcessSimDriver implements Driver, InputSignal {
     const observation = env.observation;
     for (let i = 0; i < observation.length; i++) into.observation[i] = observation[i]!;
     into.seq = this.seq;
-    into.sourceStampNs = env.stepInEpisode;
-    into.receivedNs = 0;
+    const now = this.options.clock.nowNs();
+    into.sourceStampNs = now;
+    into.receivedNs = now;
     into.reward = this.pendingReward;
     into.episodeStart = this.pendingEpisodeStart;
     into.estop = false;

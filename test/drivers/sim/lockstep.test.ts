@@ -144,6 +144,7 @@ test('the in-process sim driver plays the same episodes (engram run with driver 
     config: { task: taskName, seed },
     channels: simChannels(task),
     actionSize: task.actionSize,
+    clock: systemClock,
   });
   await driver.start();
   const handle = await makeBrainHandle(task, seed, brainOverrides);
@@ -161,11 +162,13 @@ test('in-process sim driver: frames only after an answer; stale or foreign answe
     config: { task: taskName, seed },
     channels: simChannels(task),
     actionSize: task.actionSize,
+    clock: systemClock,
   });
   await driver.start();
   const frame = createFrame(task.observationSize);
   assert.is(driver.poll(frame), Status.ok);
   assert.is(frame.episodeStart, true);
+  assert.ok(Math.abs(frame.receivedNs - systemClock.nowNs()) < 1e9, 'stamped on the runtime clock when polled');
   assert.is(driver.poll(frame), Status.noInput, 'no new frame before an answer');
   const action = {
     cycle: 0,
@@ -190,6 +193,7 @@ test('a wrong channel layout is refused at start with the sizes', async () => {
     config: { task: taskName, seed },
     channels: [{ name: 'x', size: 1, maxAgeMs: 0 }],
     actionSize: 2,
+    clock: systemClock,
   });
   try {
     await driver.start();
