@@ -45,6 +45,7 @@ function cycleHistogram(data: ProfileData): TopLevelSpec {
   const { cycles, meta } = data;
   let maxUs = meta.budgetNs / 1000;
   for (let i = 0; i < cycles.count; i++) maxUs = Math.max(maxUs, cycles.cycleNs[i]! / 1000);
+  const nearRightEdge = meta.budgetNs / 1000 > 0.6 * maxUs;
   return {
     width: chartWidth,
     height: chartHeight,
@@ -65,7 +66,15 @@ function cycleHistogram(data: ProfileData): TopLevelSpec {
       },
       {
         data: { values: [{ budget: meta.budgetNs / 1000, label: `budget ${(meta.budgetNs / 1000).toFixed(0)} µs` }] },
-        mark: { type: 'text', color: '#e45756', align: 'left', dx: 4, dy: 2, baseline: 'top' },
+        // Label on the side of the rule with room: the budget often sits at the right edge.
+        mark: {
+          type: 'text',
+          color: '#e45756',
+          align: nearRightEdge ? 'right' : 'left',
+          dx: nearRightEdge ? -4 : 4,
+          dy: 2,
+          baseline: 'top',
+        },
         encoding: { x: { field: 'budget', type: 'quantitative' }, y: { value: 0 }, text: { field: 'label' } },
       },
     ],
