@@ -169,6 +169,7 @@ export class Brain implements Controller {
       planner.actionMax,
       planner.ridge,
       planner.discount,
+      planner.valueKernel === 'quadratic',
     );
     this.planner = new Planner(store, this.model, this.local, this.active, this.rng, this.clock, {
       candidates: planner.candidates,

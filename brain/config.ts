@@ -75,6 +75,8 @@ export const plannerConfigSchema = z.strictObject({
   selection: z.enum(['best', 'mppi']).default('mppi'),
   /** MPPI temperature as a fraction of the spread of candidate scores (small: close to the best) */
   temperature: z.number().positive().default(0.1),
+  /** kernel of the local value fit: quadratic can represent a hilltop (e.g. a balanced pole), linear only a slope */
+  valueKernel: z.enum(['linear', 'quadratic']).default('linear'),
   /** ridge strength of the local linear fit (divided by each neighbour's kernel weight) */
   ridge: z.number().positive().default(0.1),
   /** value backups: 0 = kernel mean of the neighbours' returns (the behaviour's value), 1 = smoothed max (greedy, optimistic) */

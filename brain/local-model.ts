@@ -71,6 +71,8 @@ export class LocalLinearModel {
     actionMax: number,
     private readonly ridge: number,
     private readonly discount: number,
+    /** value kernel: quadratic (1 + v.v')^2 or linear */
+    private readonly quadraticValue = false,
   ) {
     this.dim = store.contextDim;
     this.actionDim = store.actionDim;
@@ -175,12 +177,14 @@ export class LocalLinearModel {
       for (let j = 0; j < k; j++) this.alpha[j * outputs + o] = this.column[j]!;
     }
 
-    // Value: Gram over (next state, bias) features.
+    // Value: Gram over (next state, bias) features; with the quadratic kernel (1 + v.v')^2 the
+    // value can bend (a hilltop such as a balanced pole, where a linear fit has no gradient).
+    const quadratic = this.quadraticValue;
     for (let a = 0; a < k; a++) {
       for (let b = 0; b <= a; b++) {
-        let sum = BIAS2;
-        for (let i = 0; i < dim; i++) sum += this.nextFeatures[a * dim + i]! * this.nextFeatures[b * dim + i]!;
-        gram[a * k + b] = sum;
+        let dot = 0;
+        for (let i = 0; i < dim; i++) dot += this.nextFeatures[a * dim + i]! * this.nextFeatures[b * dim + i]!;
+        gram[a * k + b] = quadratic ? (1 + dot) * (1 + dot) : BIAS2 + dot;
       }
       gram[a * k + a] = gram[a * k + a]! + this.ridge / this.kernelWeights[a]!;
     }
@@ -263,7 +267,8 @@ export class LocalLinearModel {
     for (let j = 0; j < k; j++) {
       let valueDot = 0;
       for (let l = 0; l < k; l++) valueDot += summed[l]! * this.valueCoupling[l * k + j]!;
-      value += (BIAS2 + valueDot) * this.beta[j]!;
+      const kernel = this.quadraticValue ? (1 + valueDot) * (1 + valueDot) : BIAS2 + valueDot;
+      value += kernel * this.beta[j]!;
     }
     value = value < this.valueMin ? this.valueMin : value > this.valueMax ? this.valueMax : value;
     this.rolloutScore = score + weight * value;
@@ -311,9 +316,9 @@ export class LocalLinearModel {
     const dim = this.dim;
     let value = 0;
     for (let j = 0; j < k; j++) {
-      let dot = BIAS2;
+      let dot = 0;
       for (let i = 0; i < dim; i++) dot += (x[i]! - this.centre[i]!) * this.nextScale * this.nextFeatures[j * dim + i]!;
-      value += dot * this.beta[j]!;
+      value += (this.quadraticValue ? (1 + dot) * (1 + dot) : BIAS2 + dot) * this.beta[j]!;
     }
     this.lastValue = value < this.valueMin ? this.valueMin : value > this.valueMax ? this.valueMax : value;
   }
