@@ -5,6 +5,8 @@
  * shuts down gracefully on SIGINT/SIGTERM (finish the cycle, publish the safe action, flush logs,
  * stop the driver; a second signal exits at once).
  */
+import { join } from 'node:path';
+import type { Brain } from '../../brain/brain.js';
 import type { BrainConfig } from '../../brain/config.js';
 import { systemClock } from '../clock.js';
 import { ConfigError, loadRuntimeConfig, type RuntimeConfig } from '../config.js';
@@ -33,6 +35,7 @@ exits at once.
 /** What a brain built for the loop offers besides the Controller contract. */
 export interface BuiltController {
   controller: Controller;
+  brain: Brain;
   memory: MemoryStats | undefined;
   dispose(): void;
 }
@@ -53,6 +56,7 @@ export async function createControllerFromConfig(
   });
   return {
     controller: brain,
+    brain,
     memory: { experiences: () => brain.size(), evictions: () => brain.counters.evictions },
     dispose: () => brain.dispose(),
   };
@@ -123,6 +127,74 @@ async function createInProcessSimDriver(config: RuntimeConfig, taskName: string,
   return new EnvironmentDriver(await Environment.create(task, seed), clock);
 }
 
+/** The `snapshot` and `recording` sections at work: restore, periodic saves, the flight recorder. */
+interface Persistence {
+  observers: CycleObserver[];
+  /** the snapshot file restored at start, if any */
+  restored: string | undefined;
+  /** this run's flight-recording directory, if recording */
+  recording: string | undefined;
+  close(): Promise<void>;
+}
+
+async function setUpPersistence(config: RuntimeConfig, brain: Brain, clock: Clock, log: Logger): Promise<Persistence> {
+  const observers: CycleObserver[] = [];
+  const closers: (() => Promise<void>)[] = [];
+  let restored: string | undefined;
+  let recording: string | undefined;
+  const { configHash } = await import('../../brain/memory/snapshot.js');
+  const hash = configHash(config.brain);
+  if (config.snapshot) {
+    const snapshot = config.snapshot;
+    const { brainSnapshotSections, reindex } = await import('../../brain/memory/snapshot-brain.js');
+    const { restoreSnapshot } = await import('../../brain/memory/snapshot-reader.js');
+    const { PeriodicSnapshots, SnapshotWriter } = await import('../../brain/memory/snapshot-writer.js');
+    const sections = brainSnapshotSections(brain);
+    if (snapshot.loadOnStart) {
+      const outcome = restoreSnapshot({ path: snapshot.path, sections, log, configHash: hash });
+      if (outcome.kind === 'restored') {
+        reindex(brain.store, brain.index);
+        restored = outcome.info.file;
+      }
+    }
+    const writer = new SnapshotWriter({ path: snapshot.path, sections, clock, log, configHash: hash });
+    const periodic = new PeriodicSnapshots(writer, clock, { everyNs: snapshot.everySeconds * 1e9 });
+    observers.push(periodic);
+    if (snapshot.saveOnExit) {
+      closers.push(async () => {
+        const saved = await periodic.saveNow();
+        if (saved.ok) log.info({ path: saved.path, bytes: saved.bytes }, 'snapshot saved at exit');
+        else log.error({ path: saved.path, error: saved.error.message }, 'snapshot at exit failed');
+      });
+    }
+  }
+  if (config.recording) {
+    const { FlightRecorder } = await import('../recorder.js');
+    // One directory per run under recording.path (a recording directory is never reused).
+    recording = join(config.recording.path, `${config.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    const recorder = new FlightRecorder({
+      directory: recording,
+      observationSize: observationSize(config),
+      actionSize: config.action.size,
+      clock,
+      log,
+      bufferCycles: config.recording.ringCycles,
+      // What `engram replay` needs to rebuild this run: the config and the snapshot it started from.
+      meta: { config: JSON.stringify(config), snapshot: restored ?? '', configHash: hash },
+    });
+    observers.push(recorder);
+    closers.push(() => recorder.close());
+  }
+  return {
+    observers,
+    restored,
+    recording,
+    async close() {
+      for (const close of closers) await close();
+    },
+  };
+}
+
 export interface RunOptions {
   durationMs?: number;
   showStatus: boolean;
@@ -151,6 +223,10 @@ export interface RunSummary {
   status: StatusSnapshot;
   driver: ReturnType<Driver['counters']>;
   metricsUrl: string | null;
+  /** the snapshot restored at start (snapshot section), or null */
+  snapshotRestored: string | null;
+  /** this run's flight-recording directory (recording section), or null */
+  recording: string | null;
 }
 
 /** Builds everything from a validated config, runs until the duration or a signal, shuts down. */
@@ -159,8 +235,9 @@ export async function runConfig(config: RuntimeConfig, options: RunOptions): Pro
   const logger = options.logger ?? createLogger({ level: config.log.level, pretty: config.log.pretty });
   const built = await createControllerFromConfig(config, clock, logger);
   const controller = built.controller;
+  const persistence = await setUpPersistence(config, built.brain, clock, logger);
   const driver = await createDriverFromConfig(config, clock, logger);
-  const observers: CycleObserver[] = [...(options.observers ?? [])];
+  const observers: CycleObserver[] = [...(options.observers ?? []), ...persistence.observers];
   const settings = loopSettingsFromConfig(config);
   // The loop is built once the observers exist; they read it lazily through this holder.
   let metrics: LoopMetrics | undefined;
@@ -218,6 +295,7 @@ export async function runConfig(config: RuntimeConfig, options: RunOptions): Pro
     metrics?.close();
     if (server) await new Promise<void>((resolve) => server?.close(() => resolve()));
     await driver.stop();
+    await persistence.close();
     built.dispose();
     shutdown?.dispose();
   }
@@ -240,6 +318,8 @@ export async function runConfig(config: RuntimeConfig, options: RunOptions): Pro
     status: status.update(clock.nowNs()),
     driver: driver.counters(),
     metricsUrl,
+    snapshotRestored: persistence.restored ?? null,
+    recording: persistence.recording ?? null,
   };
   logger.info(summary, 'loop stopped');
   logger.flush();
