@@ -185,7 +185,7 @@ export const command: Subcommand = {
     }
     const lines = [
       '',
-      `${task.name}: score ${report.score.toFixed(1)} (mean over seeds ${report.seeds.join(',')} of the evaluation return at ${runs[0]?.steps} steps)`,
+      `${task.name}: score ${report.score.toFixed(1)} (evaluation return at ${runs[0]?.steps} steps, ${report.seeds.length > 1 ? `mean over seeds ${report.seeds.join(',')}` : `seed ${report.seeds[0]}`})`,
       `  baselines: random ${baselines.random.meanReturn.toFixed(1)}, zero ${baselines.zero.meanReturn.toFixed(1)}; worst step p99 ${report.stepP99Ms.toFixed(3)} ms`,
       `  report: ${paths.json}`,
       `  learning curve: ${paths.svg}`,
