@@ -21,6 +21,9 @@
  * Encoder latency (issue 7, brain/encode/): add an `encoder` column here once the ONNX encoder
  * exists; the step would then include it (see ENCODER below).
  */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
 import { brainConfig } from '../brain/config.js';
 import { bytesPerExperience, createBrain, hnswBytesEstimate } from '../brain/create.js';
 import { SinglePathIndex } from '../brain/linear-index.js';
@@ -29,7 +32,7 @@ import { hnswFactory } from '../brain/similarity/hnsw.js';
 import { numberFlag, parseCommandArgs, printJsonLast, type Subcommand, UsageError } from '../runtime/cli/args.js';
 import { systemClock } from '../runtime/clock.js';
 import { createFrame, type Frame, LookupPath, type StepTimings } from '../runtime/contracts.js';
-import { describeMachine, machineLine, table, updateBenchmarksDoc, us, writeResult } from './lib/report.js';
+import { describeMachine, machineLine, repoRoot, table, updateBenchmarksDoc, us, writeResult } from './lib/report.js';
 import { type Distribution, distribution, GcCounter, median, nowNs } from './lib/stats.js';
 
 const help = `usage: engram bench brain [options]
@@ -43,6 +46,8 @@ options:
   --repeats R      measured runs per size; p99 is the median over runs (default 5)
   --steps S        measured steps per run (default 2000)
   --backend NAME   hnsw | linear (default hnsw)
+  --merge          keep earlier results (bench/results/brain.json) for sizes not measured in this
+                   run, so a long 1e6 run and a quick run make one table
   --no-doc         do not update docs/benchmarks.md
   --json           print one JSON object as the last line of stdout
   -h, --help       this text`;
@@ -54,6 +59,7 @@ const options = {
   steps: { type: 'string' },
   backend: { type: 'string' },
   'no-doc': { type: 'boolean' },
+  merge: { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
 
@@ -84,6 +90,8 @@ interface SizeResult {
   gcPer10kWithoutStep: number;
   gcPer10kAttributable: number;
   lookupPath: string;
+  /** 1-minute load average when the measurement started (the machine is shared) */
+  loadAverage: number;
 }
 
 /** Damped oscillators in `dim` coordinates (pairs), driven by the action through a fixed matrix. */
@@ -257,6 +265,7 @@ async function measureSize(
   };
   runSteps(Math.min(2000, steps), null, null); // refill what was evicted, warm the JIT
 
+  const loadAtStart = Math.round(os.loadavg()[0]! * 100) / 100;
   const samples = new Float64Array(steps);
   const stages = new Float64Array(steps * 5);
   const all = new Float64Array(steps * repeats);
@@ -318,10 +327,30 @@ async function measureSize(
     gcPer10kWithoutStep: (gcWithout * 10_000) / measuredSteps,
     gcPer10kAttributable: Math.max(0, ((gcWith - gcWithout) * 10_000) / measuredSteps),
     lookupPath: brain.index.activePath(),
+    loadAverage: loadAtStart,
   };
   void hnswTotal;
   brain.dispose();
   return result;
+}
+
+/** Adds results of an earlier run (bench/results/brain.json) for (dims, N, path) not measured now. */
+function mergeEarlier(results: SizeResult[], runs: { command: string; date: string }[]): void {
+  let earlier: { results?: SizeResult[]; runs?: { command: string; date: string }[]; command?: string };
+  try {
+    earlier = JSON.parse(readFileSync(join(repoRoot, 'bench', 'results', 'brain.json'), 'utf8'));
+  } catch {
+    return;
+  }
+  const key = (r: SizeResult) => `${r.stateDim}x${r.actionDim}@${r.n}/${r.backend}`;
+  const have = new Set(results.map(key));
+  let used = false;
+  for (const old of earlier.results ?? []) {
+    if (have.has(key(old))) continue;
+    results.push(old);
+    used = true;
+  }
+  if (used) runs.push(...(earlier.runs ?? (earlier.command ? [{ command: earlier.command, date: '' }] : [])));
 }
 
 function parseList(value: string | undefined, fallback: string, flag: string): number[] {
@@ -354,19 +383,21 @@ function markdown(results: SizeResult[], command: string): string {
     `${us(r.stages.lookupP50Ns)} / ${us(r.stages.planP50Ns)} / ${us(r.stages.storeP50Ns)}`,
     `${us(r.insert.p50)} / ${us(r.insert.p99)}`,
     `${us(r.eviction.p50)} / ${us(r.eviction.p99)}`,
-    `${r.bytesPerExperience} (${r.bytesRatio.toFixed(2)}x)`,
+    r.n >= 100_000 ? `${r.bytesPerExperience} (${r.bytesRatio.toFixed(2)}x)` : 'n/a',
     `${r.gcPer10kWithStep.toFixed(1)} / ${r.gcPer10kWithoutStep.toFixed(1)}`,
   ]);
   return [
     '## Brain step (`engram bench brain`)',
     '',
-    `Command: \`${command}\`. Machine: ${machineLine(machine)}.`,
+    `Commands: \`${command}\`. Machine: ${machineLine(machine)}.`,
     '',
     'One step = encode one frame, one context lookup (k = 16), activation, 32 candidate action sequences',
     'through the planner (default horizon), and storing the previous experience (insert, links, TD backups,',
     'one eviction: memory is full). Times in µs; p50/p99 are medians over runs, p99.9/max over all',
     'measured steps. Bytes per experience: RSS growth while filling / N, and its ratio to the raw payload',
-    '(store arrays) plus the index links. GCs per 10k steps: with the step / generator alone.',
+    '(store arrays) plus the index links; shown from N = 1e5 (below that, allocator noise dominates the',
+    'RSS delta). GCs per 10k steps: with the step / generator alone. Load average during each size is in',
+    'the JSON (`loadAverage`): this 2-core machine is shared, so tails reflect other work too.',
     'Targets: p99 <= 500 µs at 1e4, <= 1000 µs at 1e5, <= 2000 µs at 1e6; zero GCs from the step; bytes <= 1.5x.',
     '',
     table(
@@ -418,8 +449,11 @@ export const command: Subcommand = {
       }
     }
     const commandLine = `engram bench brain ${argv.filter((a) => a !== '--json').join(' ')}`.trim();
-    const path = writeResult('brain', { command: commandLine, repeats, steps, results });
-    if (!values['no-doc']) updateBenchmarksDoc('brain', markdown(results, commandLine));
+    const runs = [{ command: commandLine, date: new Date().toISOString(), repeats, steps }];
+    if (values.merge) mergeEarlier(results, runs);
+    results.sort((a, b) => a.stateDim - b.stateDim || a.actionDim - b.actionDim || a.n - b.n);
+    const path = writeResult('brain', { command: commandLine, runs, repeats, steps, results });
+    if (!values['no-doc']) updateBenchmarksDoc('brain', markdown(results, runs.map((r) => r.command).join('`; `')));
     log(`wrote ${path}`);
     if (values.json) printJsonLast({ benchmark: 'brain', results });
     return 0;
