@@ -64,8 +64,9 @@ export class LoopRunner {
    * After it resolves the loop has finished its last cycle; publishing the safe action and
    * stopping drivers is the caller's shutdown sequence.
    */
-  run(): Promise<StopReason> {
+  async run(): Promise<StopReason> {
     const loop = this.loop;
+    await this.waiter.ready(); // the phase starts once the waiter can keep it
     this.startedNs = this.clock.nowNs();
     if (this.options.durationNs !== undefined) this.endNs = this.startedNs + this.options.durationNs;
     loop.start(this.startedNs + loop.periodNs);

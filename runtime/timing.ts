@@ -31,6 +31,8 @@ export interface Waiter {
    * Returns at once; the call happens from the event loop, so I/O runs in between.
    */
   schedule(dueNs: number): void;
+  /** resolves once the waiter can keep time (a worker takes tens of ms to boot) */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -84,6 +86,8 @@ export class TimerWaiter implements Waiter {
     else setImmediate(this.fire);
   }
 
+  async ready(): Promise<void> {}
+
   async close(): Promise<void> {}
 }
 
@@ -124,6 +128,7 @@ export class WorkerWaiter implements Waiter {
   private dueNs = 0;
   private request = 0;
   private closed = false;
+  private readonly online: Promise<void>;
 
   constructor(
     private readonly clock: Clock,
@@ -139,6 +144,10 @@ export class WorkerWaiter implements Waiter {
     this.worker = new Worker(timekeeperSource, {
       eval: true,
       workerData: { control: controlBuffer, due: dueBuffer, wakeEarlyNs: wakeLeadNs },
+    });
+    this.online = new Promise((resolve, reject) => {
+      this.worker.once('online', resolve);
+      this.worker.once('error', reject);
     });
     // Referenced: a pending tick keeps the process alive, as a timer would. close() ends it.
     this.worker.on('message', this.onMessage);
@@ -156,6 +165,10 @@ export class WorkerWaiter implements Waiter {
     this.request = (this.request + 1) | 0;
     Atomics.store(this.control, REQUEST, this.request);
     Atomics.notify(this.control, REQUEST);
+  }
+
+  ready(): Promise<void> {
+    return this.online;
   }
 
   async close(): Promise<void> {
