@@ -291,8 +291,8 @@ export function realtimePermitted(): boolean {
   return run.status === 0;
 }
 
-const help = `usage: engram bench timing [--rate HZ] [--duration D] [--repeats N] [--spin-us US] [--work-us US]
-                           [--strategies a,b] [--json]
+const help = `usage: engram bench timing [--rate HZ] [--duration D] [--repeats N] [--lead-us US] [--spin-us US]
+                           [--work-us US] [--strategies a,b] [--rt] [--json]
 
 Measures tick wake-up lateness, CPU and GC for each waiting strategy Node allows, with a UDP I/O
 probe on the main thread, and cyclictest at the same interval as the reference.
