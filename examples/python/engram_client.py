@@ -180,6 +180,31 @@ class EngramClient:
         self.sub.close()
 
 
+def read_key_pair(path):
+    """(public, secret) z85 keys from a zcert file (public-key = "...", secret-key = "...") or two bare lines."""
+    public = secret = None
+    bare = []
+    with open(path) as f:
+        for raw in f:
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if "=" in line:
+                label, _, value = line.partition("=")
+                value = value.strip().strip('"')
+                if label.strip() == "public-key":
+                    public = value
+                elif label.strip() == "secret-key":
+                    secret = value
+            elif len(line) == 40:
+                bare.append(line)
+    if public is None and len(bare) == 2:
+        public, secret = bare
+    if public is None or secret is None:
+        raise ValueError("%s: expected a public and a secret z85 key" % path)
+    return public, secret
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="demo robot: sends a sine wave to engram, reads actions")
     parser.add_argument("--frames", default="tcp://127.0.0.1:5555")
@@ -190,13 +215,21 @@ def main(argv=None):
     parser.add_argument("--count", type=int, default=500, help="frames to send")
     parser.add_argument("--timeout-ms", type=float, default=200.0, help="wait this long for each action")
     parser.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
+    parser.add_argument("--server-key", help="engram's CURVE public key (z85): needed when engram binds beyond loopback")
+    parser.add_argument("--key-file", help="this robot's CURVE key pair: a zcert file or two lines (public, secret; z85)")
     args = parser.parse_args(argv)
 
     channels = []
     for spec in args.channel:
         name, _, size = spec.partition(":")
         channels.append((name, int(size)))
-    client = EngramClient(args.frames, args.actions, channels, args.action_size, name="engram_client.py")
+    curve = None
+    if args.server_key:
+        if not args.key_file:
+            parser.error("--server-key needs --key-file with this robot's key pair")
+        public, secret = read_key_pair(args.key_file)
+        curve = {"server_public_key": args.server_key, "public_key": public, "secret_key": secret}
+    client = EngramClient(args.frames, args.actions, channels, args.action_size, name="engram_client.py", curve=curve)
     welcome = client.connect()
     if not args.json:
         print("welcomed by %s: channels %s, action size %d" % (welcome["server"], welcome["channels"], welcome["actionSize"]))

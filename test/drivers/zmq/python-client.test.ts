@@ -5,8 +5,12 @@
  * which the test checks in the samples the client reports.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { curveKeyPair } from 'zeromq';
 import { ZmqDriver } from '../../../drivers/zmq/driver.js';
 import { systemClock } from '../../../runtime/clock.js';
 import { type ChannelSpec, createAction, createFrame, Status } from '../../../runtime/contracts.js';
@@ -42,6 +46,22 @@ function runClient(args: string[]): Promise<{ code: number | null; stdout: strin
   });
 }
 
+/** A small controller answering each frame as it lands: [2 * first observation value, frame seq]. */
+function answerWithDouble(driver: ZmqDriver): void {
+  const frame = createFrame(5);
+  const action = createAction(2);
+  let cycle = 0;
+  driver.setInputListener(() => {
+    if (driver.poll(frame) === Status.noInput) return;
+    action.cycle = cycle++;
+    action.frameSeq = frame.seq;
+    action.stale = false;
+    action.values[0] = 2 * frame.observation[0]!;
+    action.values[1] = frame.seq;
+    driver.publish(action);
+  });
+}
+
 interface Summary {
   sent: number;
   answered: number;
@@ -64,18 +84,7 @@ for (const transport of transports) {
       }),
     );
     await driver.start();
-    const frame = createFrame(5);
-    const action = createAction(2);
-    let cycle = 0;
-    driver.setInputListener(() => {
-      if (driver.poll(frame) === Status.noInput) return;
-      action.cycle = cycle++;
-      action.frameSeq = frame.seq;
-      action.stale = false;
-      action.values[0] = 2 * frame.observation[0]!;
-      action.values[1] = frame.seq;
-      driver.publish(action);
-    });
+    answerWithDouble(driver);
     const { frames, actions } = driver.boundEndpoints();
     const result = await runClient([
       '--frames',
@@ -131,6 +140,49 @@ test('python client: a hello with the wrong channel sizes is refused with the re
   ]);
   assert.is.not(result.code, 0);
   assert.match(result.stderr, /HelloRejected: channel 'joints' has size 4, expected 3/);
+});
+
+test('python client with CURVE: engram bound beyond loopback admits the robot whose key it lists', async () => {
+  if (skipReason) {
+    console.log(`skipped: ${skipReason}`);
+    return;
+  }
+  const curveProbe = spawnSync(python, ['-c', 'import zmq, sys; sys.exit(0 if zmq.has("curve") else 1)']);
+  if (curveProbe.status !== 0) {
+    console.log('skipped: this libzmq was built without CURVE');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'engram-py-curve-'));
+  const server = curveKeyPair();
+  const robot = curveKeyPair();
+  writeFileSync(join(dir, 'engram.key'), `secret-key = "${server.secretKey}"\n`);
+  writeFileSync(join(dir, 'clients'), `${robot.publicKey}\n`);
+  writeFileSync(join(dir, 'robot.key'), `public-key = "${robot.publicKey}"\nsecret-key = "${robot.secretKey}"\n`);
+  const driver = track(
+    new ZmqDriver({
+      config: {
+        frames: 'tcp://0.0.0.0:*',
+        actions: 'tcp://0.0.0.0:*',
+        maxMessageBytes: 4096,
+        curve: { serverSecretKeyFile: join(dir, 'engram.key'), authorizedClientsFile: join(dir, 'clients') },
+      },
+      channels,
+      actionSize: 2,
+      clock: systemClock,
+    }),
+  );
+  await driver.start();
+  answerWithDouble(driver);
+  const { frames, actions } = driver.boundEndpoints();
+  const result = await runClient([
+    ...['--frames', frames.replace('0.0.0.0', '127.0.0.1'), '--actions', actions.replace('0.0.0.0', '127.0.0.1')],
+    ...['--channel', 'joints:3', '--channel', 'imu:2', '--action-size', '2', '--count', '20', '--rate', '100'],
+    ...['--server-key', server.publicKey, '--key-file', join(dir, 'robot.key'), '--json'],
+  ]);
+  assert.is(result.code, 0, `client failed: ${result.stderr}${result.stdout}`);
+  const summary = JSON.parse(result.stdout.trim().split('\n').pop()!) as Summary;
+  assert.is(summary.answered, 20);
+  assert.is(driver.counters().framesReceived, 20);
 });
 
 test.after.each(closeTracked);
