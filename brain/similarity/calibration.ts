@@ -165,9 +165,9 @@ export async function measurePaths(
         tensor.upsert(slot, store.context.subarray(slot * grid.dim, (slot + 1) * grid.dim));
       }
       (tensor as { flush?: () => void }).flush?.();
-    } else {
-      for (const failure of tensorPick.failures) if (!notes.includes(failure)) notes.push(failure);
     }
+    // which better tensor factories were skipped here, and why (e.g. no CUDA, no GPU adapter)
+    for (const failure of tensorPick.failures) if (!notes.includes(failure)) notes.push(failure);
     // HNSW recall at this N against the exact scan; raise ef until it passes (up to 8x), and time
     // HNSW at that ef: a fast answer with poor recall is not an answer
     let recall: number | undefined;
