@@ -45,6 +45,32 @@ export class CycleTable {
     const stages = {} as Record<StageName, Float64Array>;
     for (const name of stageNames) stages[name] = new Float64Array(capacity);
     this.stages = stages;
+    this.commitPages();
+  }
+
+  /**
+   * Typed arrays start as untouched zero pages: the first write to each 4 KiB page would fault
+   * inside a cycle (one fault per column every 512 rows). Writing every page now commits the
+   * memory at start instead.
+   */
+  private commitPages(): void {
+    const columns = [
+      this.cycle,
+      this.dueNs,
+      this.wokeNs,
+      this.latenessNs,
+      this.skippedTicks,
+      this.cycleNs,
+      this.overrun,
+      this.stepStatus,
+      this.lookupPath,
+      this.effortLevel,
+      this.frameSeq,
+      this.actionStale,
+      this.safeAction,
+      ...Object.values(this.stages),
+    ];
+    for (const column of columns) column.fill(0);
   }
 
   /** Copies one record into the next row. Hot path: field copies only. */
