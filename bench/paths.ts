@@ -8,6 +8,7 @@
 import { type CellTiming, defaultGrid, measurePaths, profileChoice } from '../brain/similarity/calibration.js';
 import { type PathName, selectProfile } from '../brain/similarity/profile.js';
 import { numberFlag, parseCommandArgs, printJsonLast, type Subcommand } from '../runtime/cli/args.js';
+import { listFlag } from '../runtime/cli/calibrate.js';
 import { describeMachine, machineLine, table, updateBenchmarksDoc, writeResult } from './lib/report.js';
 import { GcCounter } from './lib/stats.js';
 
@@ -28,14 +29,6 @@ N = 1,000, scan below". Writes bench/results/paths.json and its section of docs/
 
 The full grid took ~5 min on the 2-core dev machine (--quick: under 1 min).
   --json                print one JSON object as the last line`;
-
-function listFlag(value: string | undefined, fallback: number[]): number[] {
-  if (value === undefined) return fallback;
-  return value
-    .split(',')
-    .map((p) => Number(p.trim()))
-    .filter((p) => Number.isInteger(p) && p > 0);
-}
 
 /** The rule of thumb engram replaces: the GPU (here: the tensor path) only above 1,000 experiences. */
 function staticRule(n: number): PathName {
@@ -117,8 +110,8 @@ export const command: Subcommand = {
     const v = parsed.values;
     const grid = {
       ...defaultGrid,
-      sizes: listFlag(v.sizes, v.quick ? [1_000, 10_000, 100_000] : [1_000, 10_000, 100_000, 1_000_000]),
-      batches: listFlag(v.batches, [1, 16, 64, 256]),
+      sizes: listFlag(v.sizes, 'sizes', v.quick ? [1_000, 10_000, 100_000] : [1_000, 10_000, 100_000, 1_000_000]),
+      batches: listFlag(v.batches, 'batches', [1, 16, 64, 256]),
       hnswBuildLimit: numberFlag(v['hnsw-build-limit'], 'hnsw-build-limit', 1_000_000),
       cellMs: numberFlag(v['cell-ms'], 'cell-ms', defaultGrid.cellMs),
     };

@@ -29,7 +29,8 @@ machine's description as a profile. Without --out the profile is printed, not wr
   --quick           small grid (N 300..30000, B 1,16,256) for a smoke run
   --json            print one JSON object (profile + measurements) as the last line`;
 
-function listFlag(value: string | undefined, flag: string, fallback: number[]): number[] {
+/** A comma-separated list of positive integers, sorted and deduplicated (also used by bench paths). */
+export function listFlag(value: string | undefined, flag: string, fallback: number[]): number[] {
   if (value === undefined) return fallback;
   const parts = value.split(',').map((p) => Number(p.trim()));
   if (parts.length === 0 || parts.some((p) => !Number.isInteger(p) || p <= 0)) {
