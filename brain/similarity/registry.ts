@@ -148,11 +148,14 @@ export class SimilarityRegistry implements SimilarityIndex {
   ): Promise<SimilarityRegistry> {
     const created = new Map<PathName, { backend: SimilarityBackend; variant: string }>();
     const ordered = [...factories].sort((a, b) => b.priority - a.priority);
+    // Paths the profile never routes to are not created (no tfjs or Dawn load for a CPU profile).
+    const used = new Set<string>(['linear']);
+    for (const route of profile.routes) for (const band of route.bands) used.add(band.path);
     for (const factory of ordered) {
       const path = (factory.path ?? factory.name) as PathName;
       if (!pathNames.includes(path))
         throw new Error(`similarity factory '${factory.name}' serves unknown path '${path}'`);
-      if (created.has(path)) continue;
+      if (created.has(path) || !used.has(path)) continue;
       let result: SimilarityBackend | Error;
       try {
         result = await factory.create(source);

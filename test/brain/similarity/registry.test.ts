@@ -317,6 +317,27 @@ test('batches route to the tensor path once it is built and synced; answers stay
   registry.dispose();
 });
 
+test('paths the profile never routes to are not created', async () => {
+  let created = 0;
+  const countingTensor: BackendFactory = {
+    name: 'tensor-counting',
+    path: 'tensor',
+    priority: 99,
+    async create() {
+      created++;
+      return new Error('not expected to be asked');
+    },
+  };
+  const store = new ExperienceStore({ capacity: 10, contextDim: dim, actionDim: 1, linksPerExperience: 0 });
+  const registry = await SimilarityRegistry.create(store, config, profile(500), new RecordingLog(), new MockClock(), [
+    ...factories,
+    countingTensor,
+  ]);
+  assert.is(created, 0);
+  assert.is(registry.backendFor('tensor'), undefined);
+  assert.ok(registry.backendFor('hnsw'));
+});
+
 test('index bytes per experience count only the paths the profile uses', () => {
   const only = (bands: object[]) => profileSchema.parse({ name: 'p', routes: [{ minBatch: 1, bands }] });
   const scan = indexBytesPerExperience(only([{ path: 'linear' }]), config, 64);
