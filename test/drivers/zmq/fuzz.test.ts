@@ -109,6 +109,31 @@ function semanticMutation(): Record<string, unknown> {
   return message;
 }
 
+/** A hello with one thing wrong (or, now and then, nothing: a valid hello of another session). */
+function helloMutation(): Record<string, unknown> {
+  const hello: Record<string, unknown> = {
+    v: protocolVersion,
+    type: 'hello',
+    session: session + 1 + int(10),
+    client: 'fuzz',
+    channels: channels.map(({ name, size }) => ({ name, size })),
+    actionSize: 2,
+  };
+  const kind = int(7);
+  if (kind === 0) hello.channels = [{ name: 'a', size: 4 }];
+  else if (kind === 1) hello.channels = [...channels.map(({ name, size }) => ({ name, size: size + 1 }))];
+  else if (kind === 2) hello.actionSize = pick([0, 3, -1, 'two', 1.5]);
+  else if (kind === 3) hello.channels = pick(weirdValues);
+  else if (kind === 4) hello[pick(['session', 'client', 'actionSize', 'channels'])] = pick(weirdValues);
+  else if (kind === 5)
+    hello.channels = [
+      { name: 'a', size: 4 },
+      { name: 'a', size: 4 },
+      { name: 'b', size: 3 },
+    ];
+  return hello;
+}
+
 function byteMutation(bytes: Buffer): Buffer {
   const copy = Buffer.from(bytes);
   const kind = int(5);
@@ -151,7 +176,8 @@ function nextMessage(): { bytes: Buffer; kind: string } {
   const roll = random();
   if (roll < 0.3) return { bytes: pack(validFrame()), kind: 'valid' };
   if (roll < 0.6) return { bytes: pack(semanticMutation()), kind: 'semantic' };
-  if (roll < 0.9) return { bytes: byteMutation(pack(validFrame())), kind: 'bytes' };
+  if (roll < 0.85) return { bytes: byteMutation(pack(validFrame())), kind: 'bytes' };
+  if (roll < 0.9) return { bytes: random() < 0.5 ? pack(helloMutation()) : byteMutation(helloBytes()), kind: 'hello' };
   if (roll < 0.98) return { bytes: randomBytes(), kind: 'random' };
   if (roll < 0.99) return { bytes: Buffer.alloc(5000 + int(5000), 0x90), kind: 'oversized' };
   return { bytes: deepNesting(), kind: 'nesting' };
@@ -203,7 +229,9 @@ test(`${messages} random and mutated messages: no crash, each accepted or reject
     if (result === Decoded.frame) {
       accepted++;
       tally.accepted++;
-      assert.is(driver.poll(frame), Status.ok, 'an accepted frame is pollable');
+      const polled = driver.poll(frame);
+      // stale: a channel has not arrived yet since the session (re)started; still copied
+      assert.ok(polled === Status.ok || polled === Status.stale, 'an accepted frame is pollable');
       // a byte flip can make a valid frame with a far larger seq; the generator continues after it
       seq = Math.max(seq, frame.seq + 1);
       const expected = expectedChannels(bytes);
@@ -221,6 +249,11 @@ test(`${messages} random and mutated messages: no crash, each accepted or reject
     } else if (result === Decoded.hello) {
       hellos++;
       tally.accepted++;
+      // another session took over (as a restarted robot would): the generator's own session
+      // greets again, which clears the slot, and the frame sequence starts over
+      assert.is(driver.ingest(helloBytes()), Decoded.hello);
+      seq = 1;
+      assert.is(driver.poll(frame), Status.noInput, 'a new session starts with an empty slot');
     } else {
       tally.rejected++;
       const reason = rejectReasons[result];
@@ -236,6 +269,7 @@ test(`${messages} random and mutated messages: no crash, each accepted or reject
   assert.is(counters.framesReceived, accepted);
   assert.is(counters.framesRejected, messages - accepted - hellos);
   // every kind of damage was exercised, and every reason below was seen at least once
+  assert.ok((reasons.get('helloMismatch') ?? 0) > 0, 'hello mismatches were exercised');
   for (const reason of [
     'oversized',
     'malformed',
@@ -288,9 +322,18 @@ test('the receive loop survives garbage over a real ipc socket and still accepts
   }
   await client.sendRaw(pack([1, 2, 3]));
   await waitFor(() => driver.counters().rejectedByReason.notAMessage! >= 1, 'the last garbage message');
-  const sentSeq = client.sendFrame({ a: [1, 2, 3, 4], b: [5, 6, 7] });
+  // The garbage held valid hellos of other sessions, which took over (as a restarted robot would);
+  // the client is told (noHandshake), greets again and is heard.
   const frame = createFrame(7);
-  await waitFor(() => driver.poll(frame) === Status.ok && frame.seq === sentSeq, 'a good frame after the garbage');
+  const deadline = Date.now() + 5000;
+  let polled: number = Status.noInput;
+  while (polled !== Status.ok && Date.now() < deadline) {
+    client.sendFrame({ a: [1, 2, 3, 4], b: [5, 6, 7] });
+    await client.nextAction(20); // reads a noHandshake reject, if any, which arms the re-hello
+    polled = driver.poll(frame);
+  }
+  assert.is(polled, Status.ok, 'a good frame is accepted after the garbage');
+  assert.is(driver.activeSession(), client.session);
   assert.equal(Array.from(frame.observation), [1, 2, 3, 4, 5, 6, 7]);
 });
 
