@@ -46,6 +46,7 @@ options:
   --repeats R      measured runs per size; p99 is the median over runs (default 5)
   --steps S        measured steps per run (default 2000)
   --backend NAME   hnsw | linear (default hnsw)
+  --horizon H      planning horizon of each of the 32 candidates (default: the brain's default)
   --merge          keep earlier results (bench/results/brain.json) for sizes not measured in this
                    run, so a long 1e6 run and a quick run make one table
   --no-doc         do not update docs/benchmarks.md
@@ -58,6 +59,7 @@ const options = {
   repeats: { type: 'string' },
   steps: { type: 'string' },
   backend: { type: 'string' },
+  horizon: { type: 'string' },
   'no-doc': { type: 'boolean' },
   merge: { type: 'boolean' },
   json: { type: 'boolean' },
@@ -90,6 +92,7 @@ interface SizeResult {
   gcPer10kWithoutStep: number;
   gcPer10kAttributable: number;
   lookupPath: string;
+  horizon: number;
   /** 1-minute load average when the measurement started (the machine is shared) */
   loadAverage: number;
 }
@@ -159,13 +162,14 @@ async function measureSize(
   repeats: number,
   steps: number,
   backendName: string,
+  horizon: number,
   log: (line: string) => void,
 ): Promise<SizeResult> {
   const config = brainConfig({
     seed: 1,
     memory: { capacity: n, maxMiB: 1e6, evictionsPerCycle: 1 },
     similarity: { k: 16 },
-    planner: { candidates: 32 },
+    planner: horizon > 0 ? { candidates: 32, horizon } : { candidates: 32 },
     normaliser: { warmupSteps: 1000 },
   });
   const quiet = { info() {}, warn() {}, error() {} };
@@ -328,6 +332,7 @@ async function measureSize(
     gcPer10kAttributable: Math.max(0, ((gcWith - gcWithout) * 10_000) / measuredSteps),
     lookupPath: brain.index.activePath(),
     loadAverage: loadAtStart,
+    horizon: config.planner.horizon,
   };
   void hnswTotal;
   brain.dispose();
@@ -342,10 +347,12 @@ function mergeEarlier(results: SizeResult[], runs: { command: string; date: stri
   } catch {
     return;
   }
-  const key = (r: SizeResult) => `${r.stateDim}x${r.actionDim}@${r.n}/${r.backend}`;
+  const key = (r: SizeResult) => `${r.stateDim}x${r.actionDim}@${r.n}/${r.backend}/h${r.horizon}`;
   const have = new Set(results.map(key));
   let used = false;
   for (const old of earlier.results ?? []) {
+    // results written before `horizon` was recorded ran the brain's default horizon
+    old.horizon ??= brainConfig({}).planner.horizon;
     if (have.has(key(old))) continue;
     results.push(old);
     used = true;
@@ -376,6 +383,7 @@ function markdown(results: SizeResult[], command: string): string {
     `${r.stateDim}+${r.actionDim}`,
     r.n.toExponential(0).replace('+', ''),
     r.backend,
+    r.horizon ?? '',
     us(r.stepP50Ns),
     us(r.stepP99Ns),
     us(r.stepP999Ns),
@@ -392,7 +400,7 @@ function markdown(results: SizeResult[], command: string): string {
     `Commands: \`${command}\`. Machine: ${machineLine(machine)}.`,
     '',
     'One step = encode one frame, one context lookup (k = 16), activation, 32 candidate action sequences',
-    'through the planner (default horizon), and storing the previous experience (insert, links, TD backups,',
+    'of `horizon` steps through the planner, and storing the previous experience (insert, links, TD backups,',
     'one eviction: memory is full). Times in µs; p50/p99 are medians over runs, p99.9/max over all',
     'measured steps. Bytes per experience: RSS growth while filling / N, and its ratio to the raw payload',
     '(store arrays) plus the index links; shown from N = 1e5 (below that, allocator noise dominates the',
@@ -405,6 +413,7 @@ function markdown(results: SizeResult[], command: string): string {
         'dims',
         'N',
         'path',
+        'horizon',
         'p50',
         'p99',
         'p99.9',
@@ -433,6 +442,8 @@ export const command: Subcommand = {
     const repeats = numberFlag(values.repeats, 'repeats', 5);
     const steps = numberFlag(values.steps, 'steps', 2000);
     const backend = values.backend ?? 'hnsw';
+    const horizon = numberFlag(values.horizon, 'horizon', 0);
+    if (!Number.isInteger(horizon) || horizon < 0) throw new UsageError('--horizon expects a positive integer');
     if (backend !== 'hnsw' && backend !== 'linear')
       throw new UsageError(`--backend expects hnsw or linear, got '${backend}'`);
     if (!(repeats >= 1) || !(steps >= 100)) throw new UsageError('--repeats must be >= 1 and --steps >= 100');
@@ -441,7 +452,7 @@ export const command: Subcommand = {
     const results: SizeResult[] = [];
     for (const [stateDim, actionDim] of dims) {
       for (const n of sizes) {
-        const result = await measureSize(stateDim, actionDim, n, repeats, steps, backend, log);
+        const result = await measureSize(stateDim, actionDim, n, repeats, steps, backend, horizon, log);
         results.push(result);
         log(
           `dims ${stateDim}+${actionDim} N=${n} ${result.lookupPath}: step p50 ${us(result.stepP50Ns)} µs, p99 ${us(result.stepP99Ns)} µs, p99.9 ${us(result.stepP999Ns)} µs, max ${us(result.stepMaxNs)} µs; insert p50 ${us(result.insert.p50)} µs; evict p50 ${us(result.eviction.p50)} µs; ${result.bytesPerExperience} B/exp (${result.bytesRatio.toFixed(2)}x); GC/10k ${result.gcPer10kWithStep.toFixed(1)} with, ${result.gcPer10kWithoutStep.toFixed(1)} without; fill ${result.fillSeconds.toFixed(1)} s`,
@@ -451,7 +462,10 @@ export const command: Subcommand = {
     const commandLine = `engram bench brain ${argv.filter((a) => a !== '--json').join(' ')}`.trim();
     const runs = [{ command: commandLine, date: new Date().toISOString(), repeats, steps }];
     if (values.merge) mergeEarlier(results, runs);
-    results.sort((a, b) => a.stateDim - b.stateDim || a.actionDim - b.actionDim || a.n - b.n);
+    results.sort(
+      (a, b) =>
+        a.stateDim - b.stateDim || a.actionDim - b.actionDim || (a.horizon ?? 0) - (b.horizon ?? 0) || a.n - b.n,
+    );
     const path = writeResult('brain', { command: commandLine, runs, repeats, steps, results });
     if (!values['no-doc']) updateBenchmarksDoc('brain', markdown(results, runs.map((r) => r.command).join('`; `')));
     log(`wrote ${path}`);
