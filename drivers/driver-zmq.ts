@@ -108,16 +108,20 @@ export class ZmqDriver implements Driver, InputSignal {
     const secure = curve
       ? { curveServer: true, curveSecretKey: curve.secretKey, zapDomain: curve.zapDomain, zapEnforceDomain: true }
       : {};
+    // ZMTP heartbeats notice a peer that vanished without closing (cable pulled, host frozen) and
+    // drop its connection, so its queue does not linger; the robot's reconnect then starts fresh.
+    const heartbeat = { heartbeatInterval: 1000, heartbeatTimeout: 3000, heartbeatTimeToLive: 3000 };
     const frames = new Pull({
       linger: 0,
       receiveHighWaterMark: 64,
       maxMessageSize: config.maxMessageBytes * hardLimitFactor,
+      ...heartbeat,
       ...secure,
     });
     // Actions are only useful fresh: a full queue drops rather than waits. sendTimeout 0 makes a send
     // that cannot be queued fail at once; otherwise zeromq.js keeps it pending and throws "busy" on
     // the next send (seen with a slow subscriber in bench transport).
-    const actions = new Publisher({ linger: 0, sendHighWaterMark: 16, sendTimeout: 0, ...secure });
+    const actions = new Publisher({ linger: 0, sendHighWaterMark: 16, sendTimeout: 0, ...heartbeat, ...secure });
     try {
       await frames.bind(config.frames);
       await actions.bind(config.actions);
