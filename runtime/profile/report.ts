@@ -9,7 +9,7 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 import { gcKindName } from './gc.js';
 import { hostLine } from './host.js';
 import type { ProfileData } from './recorder.js';
-import { stageNames } from './stages.js';
+import { lookupPathNames, stageNames } from './stages.js';
 import { type ProfileSummary, unaccountedNs } from './summary.js';
 
 const chartWidth = 880;
@@ -204,6 +204,58 @@ function latenessHistogram(data: ProfileData): TopLevelSpec {
   };
 }
 
+/** Which lookup path served the cycles, and the planner's effort level, over the session. */
+function pathAndEffortTimeline(data: ProfileData): TopLevelSpec {
+  const { cycles, meta } = data;
+  const n = cycles.count;
+  const bucket = Math.max(1, Math.ceil(n / maxBuckets));
+  const paths: { t: number; path: string }[] = [];
+  const effort: { t: number; level: number }[] = [];
+  const counts = new Int32Array(lookupPathNames.length);
+  for (let start = 0; start < n; start += bucket) {
+    const end = Math.min(n, start + bucket);
+    counts.fill(0);
+    let level = 0;
+    for (let i = start; i < end; i++) {
+      const path = cycles.lookupPath[i]!;
+      if (path < counts.length) counts[path]!++;
+      level = Math.max(level, cycles.effortLevel[i]!);
+    }
+    let dominant = 0;
+    for (let p = 1; p < counts.length; p++) if (counts[p]! > counts[dominant]!) dominant = p;
+    const t = (cycles.wokeNs[start]! - meta.startNs) / 1e9;
+    paths.push({ t, path: lookupPathNames[dominant]! });
+    effort.push({ t, level });
+  }
+  const x = { field: 't', type: 'quantitative' as const, title: 'session time (s)' };
+  return {
+    config: baseConfig,
+    vconcat: [
+      {
+        width: chartWidth,
+        height: 70,
+        data: { values: paths },
+        mark: { type: 'tick', thickness: 2 },
+        encoding: {
+          x,
+          y: { field: 'path', type: 'nominal', sort: [...lookupPathNames], title: 'lookup path' },
+          color: { field: 'path', type: 'nominal', sort: [...lookupPathNames], legend: null },
+        },
+      },
+      {
+        width: chartWidth,
+        height: 90,
+        data: { values: effort },
+        mark: { type: 'line', interpolate: 'step-after', color: '#54a24b' },
+        encoding: {
+          x,
+          y: { field: 'level', type: 'quantitative', title: 'effort level', axis: { tickMinStep: 1 } },
+        },
+      },
+    ],
+  };
+}
+
 function memoryTimeline(data: ProfileData): TopLevelSpec {
   const { meta } = data;
   const { heap, machine } = data;
@@ -276,11 +328,12 @@ function figure(id: string, title: string, svg: string, caption: string): string
 /** The whole report as one HTML string. */
 export async function buildReport(data: ProfileData, summary: ProfileSummary): Promise<string> {
   const hasMachine = data.machine.count > 0;
-  const [histogram, timeline, breakdown, lateness, memory, machine] = await Promise.all([
+  const [histogram, timeline, breakdown, lateness, pathsAndEffort, memory, machine] = await Promise.all([
     renderChart(cycleHistogram(data)),
     renderChart(cycleTimeline(data)),
     renderChart(stageBreakdown(summary)),
     renderChart(latenessHistogram(data)),
+    renderChart(pathAndEffortTimeline(data)),
     renderChart(memoryTimeline(data)),
     hasMachine ? renderChart(machineTimeline(data)) : Promise.resolve(''),
   ]);
@@ -388,6 +441,7 @@ ${figure('stage-breakdown', 'Per-stage breakdown (p50 and p99)', breakdown, '"ot
 ${stageRows}
 </table>
 ${figure('lateness', 'Wake-up lateness', lateness, "Wake time minus the tick's due time, every cycle (log-scaled counts).")}
+${figure('paths-effort', 'Lookup path and effort level', pathsAndEffort, `The path that served most lookups${data.cycles.count > maxBuckets ? ' in each bucket of cycles' : ''}, and the planner's effort level (0 = full effort; higher = stepped down after overruns).`)}
 ${figure('memory', 'Memory over the session', memory, 'V8 heap (sampled in slack time) and RSS (sampled by a worker thread).')}
 ${hasMachine ? figure('machine', 'Machine load', machine, 'Whole-machine CPU load and memory use (systeminformation).') : ''}
 <section id="host"><h2>Host</h2><table>${hostRows}</table></section>

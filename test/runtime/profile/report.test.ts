@@ -30,7 +30,15 @@ report('is one self-contained file: no scripts, nothing fetched', () => {
   assert.not.match(html, /<script/i);
   assert.not.match(html, /<link[^>]+href/i);
   assert.not.match(html, /(src|href)=["']https?:/i);
-  for (const id of ['cycle-histogram', 'cycle-timeline', 'stage-breakdown', 'lateness', 'memory', 'host']) {
+  for (const id of [
+    'cycle-histogram',
+    'cycle-timeline',
+    'stage-breakdown',
+    'lateness',
+    'paths-effort',
+    'memory',
+    'host',
+  ]) {
     assert.match(html, `id="${id}"`);
   }
   assert.match(
@@ -65,7 +73,7 @@ report('renders in headless Chromium: every chart has marks and ink, no console 
           marks: svg ? svg.querySelectorAll('g.mark-rect path, g.mark-line path, g.mark-symbol path, g.mark-rule line').length : 0 };
       })`,
     );
-    assert.ok(boxes.length >= 5, `${boxes.length} charts`);
+    assert.ok(boxes.length >= 6, `${boxes.length} charts`);
     const png = await browser.screenshot(session);
     writeFileSync(join(dir, 'report.png'), png);
     const image = decodePng(png);
