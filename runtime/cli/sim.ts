@@ -43,6 +43,9 @@ options:
   --realtime             at the task's control rate through the runtime loop (configs/<task>.yaml
                          when present: budget, safety, timing); reports deadline misses and the
                          returns of the episodes played (no evaluation episodes)
+  --transport <t>        inprocess (default) or zmq: the physics runs in its own process
+                         (drivers/sim/server.ts) and frames and actions cross ZeroMQ; lock-step
+                         (or --realtime: the sim process keeps the task's rate); reports returns
   --out <dir>            report folder (default runs/<task name>)
   --record-benchmark     also record the score in bench/results/learning.json, the 'learning'
                          section of docs/benchmarks.md and docs/img/learning-<task>.svg
@@ -68,6 +71,7 @@ const options = {
   'action-repeat': { type: 'string' },
   brain: { type: 'string' },
   realtime: { type: 'boolean' },
+  transport: { type: 'string' },
   out: { type: 'string' },
   'record-benchmark': { type: 'boolean' },
   json: { type: 'boolean' },
@@ -138,8 +142,28 @@ export const command: Subcommand = {
     // with --json, stdout carries only the final JSON line's neighbours: progress goes to stderr
     const view = LiveView.for(json ? process.stderr : process.stdout, task.name);
 
+    const taskSpec = flags['task-module'] !== undefined ? resolve(flags['task-module']) : task.name;
+    const transport = flags.transport ?? 'inprocess';
+    if (transport !== 'inprocess' && transport !== 'zmq') {
+      throw new UsageError(`--transport expects inprocess or zmq, got '${transport}'`);
+    }
+    if (transport === 'zmq') {
+      return runZmqCommand({
+        task,
+        taskSpec,
+        steps,
+        seeds,
+        kind,
+        overrides,
+        out,
+        json,
+        view,
+        realtime: flags.realtime === true,
+        budgetMs,
+      });
+    }
     if (flags.realtime) {
-      return runRealtimeCommand({ task, steps, seeds, kind, overrides, out, json, view });
+      return runRealtimeCommand({ task, taskSpec, steps, seeds, kind, overrides, out, json, view });
     }
     view.line(
       `${task.name}: ${kind} learning online for ${steps} steps x seeds ${seeds.join(',')}; evaluation every ${evalEvery} steps (${evalEpisodes} episodes); step budget ${budgetMs} ms${actionRepeat > 1 ? `; action repeat ${actionRepeat}` : ''}`,
@@ -211,6 +235,8 @@ export const command: Subcommand = {
 
 interface RealtimeCommand {
   task: TaskDefinition;
+  /** the built-in name or the task module path, as the sim driver resolves it */
+  taskSpec: string;
   steps: number;
   seeds: number[];
   kind: ControllerKind;
@@ -224,11 +250,9 @@ interface RealtimeCommand {
 async function runRealtimeCommand(options: RealtimeCommand): Promise<number> {
   const { task, steps, view } = options;
   const { runRealtime, realtimeConfig } = await import('./sim/realtime.js');
-  const { Environment } = await import('../../sim/environment.js');
   const results = [];
   for (const seed of options.seeds) {
     const handle = await makeControllerHandle(options.kind, task, seed, options.overrides);
-    const env = await Environment.create(task, seed);
     try {
       const brain = (handle.settings as { brain?: object }).brain ?? {};
       const config = realtimeConfig(task, seed, brain);
@@ -236,7 +260,8 @@ async function runRealtimeCommand(options: RealtimeCommand): Promise<number> {
         `${task.name}: ${handle.kind} in real time at ${config.rateHz} Hz for ${steps} steps (${(steps / config.rateHz) | 0} s), seed ${seed}; cycle budget ${config.budget.cycleMs} ms`,
       );
       const result = await runRealtime({
-        env,
+        task,
+        taskSpec: options.taskSpec,
         config,
         configSource: config.name,
         steps,
@@ -252,7 +277,6 @@ async function runRealtimeCommand(options: RealtimeCommand): Promise<number> {
       );
       results.push(result);
     } finally {
-      env.dispose();
       handle.dispose?.();
     }
   }
@@ -270,6 +294,67 @@ async function runRealtimeCommand(options: RealtimeCommand): Promise<number> {
       stepP99Ms: Math.max(...results.map((r) => r.stepTime.p99Ms)),
       achievedRateHz: results.map((r) => r.achievedRateHz),
       episodeReturns: results.map((r) => r.episodes.map((e) => e.return)),
+      report: path,
+    });
+  }
+  return 0;
+}
+
+interface ZmqCommand extends RealtimeCommand {
+  realtime: boolean;
+  budgetMs: number;
+}
+
+/** --transport zmq: the simulator in its own process, frames and actions over ZeroMQ; writes zmq.json. */
+async function runZmqCommand(options: ZmqCommand): Promise<number> {
+  const { task, steps, view } = options;
+  const { runSimOverZmq } = await import('../../drivers/sim/remote.js');
+  const episodes = Math.max(1, Math.ceil(steps / task.episodeSteps));
+  const mode = options.realtime ? 'realtime' : 'lockstep';
+  const results = [];
+  for (const seed of options.seeds) {
+    const handle = await makeControllerHandle(options.kind, task, seed, options.overrides);
+    try {
+      view.line(
+        `${task.name}: ${handle.kind} against the simulator process over ZeroMQ (${mode}), ${episodes} episodes, seed ${seed}`,
+      );
+      const result = await runSimOverZmq({
+        task: options.taskSpec,
+        observationSize: task.observationSize,
+        actionSize: task.actionSize,
+        seed,
+        mode,
+        episodes,
+        controller: handle.controller,
+        clock: systemClock,
+        stepBudgetNs: options.budgetMs * 1e6,
+        maintainBudgetNs: options.budgetMs * 1e6,
+      });
+      const summary = result.summary;
+      view.line(
+        `seed ${seed}: ${summary.steps} steps in ${summary.seconds.toFixed(1)} s; episode returns: ${summary.returns.map((r) => r.toFixed(0)).join(', ') || '(none finished)'}; resends ${summary.resends}, late answers ${summary.lateAnswers}, rejected steps ${result.rejectedSteps}`,
+      );
+      results.push({
+        ...summary,
+        driver: result.driver,
+        rejectedSteps: result.rejectedSteps,
+        memorySize: handle.memorySize(),
+      });
+    } finally {
+      handle.dispose?.();
+    }
+  }
+  mkdirSync(options.out, { recursive: true });
+  const path = join(options.out, 'zmq.json');
+  writeFileSync(path, `${JSON.stringify({ machine: describeMachine(), runs: results }, null, 2)}\n`);
+  view.line(`  report: ${path}`);
+  if (options.json) {
+    printJsonLast({
+      task: task.name,
+      transport: 'zmq',
+      mode,
+      seeds: options.seeds,
+      episodeReturns: results.map((r) => r.returns),
       report: path,
     });
   }

@@ -147,4 +147,35 @@ test('engram sim --help, usage errors, and --json ending stdout with one JSON ob
   assert.ok(existsSync(summary.report) && existsSync(summary.curve));
 });
 
+test('--transport zmq plays the same episode as in-process (zero action, same seed)', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'engram-sim-zmq-'));
+  const run = await cli([
+    'sim',
+    '--task',
+    'cartpole_balance',
+    '--controller',
+    'zero',
+    '--transport',
+    'zmq',
+    '--steps',
+    '1000',
+    '--seed',
+    '3',
+    '--out',
+    out,
+    '--json',
+  ]);
+  assert.is(run.code, 0, run.stderr);
+  const lines = run.stdout.trimEnd().split('\n');
+  const summary = JSON.parse(lines[lines.length - 1] as string);
+  const overZmq = summary.episodeReturns[0][0] as number;
+  const { Environment } = await import('../../sim/environment.js');
+  const env = await Environment.create(balance, 3);
+  env.reset();
+  const zero = new Float64Array(1);
+  while (!env.done) env.step(zero);
+  assert.is(overZmq, env.episodeReturn);
+  env.dispose();
+});
+
 test.run();

@@ -60,7 +60,8 @@ export class LiveView {
       ? `eval ${p.lastEvaluation.meanReturn.toFixed(0)} @${kilo(p.lastEvaluation.step)}  `
       : '';
     const doing = p.phase === 'evaluating' ? 'evaluating' : `episode ${p.episode}`;
-    const first = `${this.label} [${bar}] ${kilo(p.step)}/${kilo(p.totalSteps)}  ${doing}  return ${p.currentReturn.toFixed(0)}${last}`;
+    const now = Number.isNaN(p.currentReturn) ? '' : `  return ${p.currentReturn.toFixed(0)}`;
+    const first = `${this.label} [${bar}] ${kilo(p.step)}/${kilo(p.totalSteps)}  ${doing}${now}${last}`;
     const second = `  ${evaluation}${p.stepsPerSecond.toFixed(0)} steps/s  step p99 ${p.recentStepP99Ms.toFixed(2)} ms  memory ${p.memorySize}`;
     this.clear();
     const width = this.out.columns > 0 ? this.out.columns : 120;

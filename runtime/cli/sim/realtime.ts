@@ -1,8 +1,9 @@
 /**
  * `engram sim --realtime`: the task at its control rate through the runtime loop (runtime/loop.ts
  * and loop-runner.ts), with the safety filter and effort ladder, exactly as `engram run` drives a
- * robot. Each cycle publishes one action; the physics advances one control step per published
- * action. Reports deadline misses, overruns, skipped ticks and the returns of the episodes played.
+ * robot, through the in-process sim driver (drivers/sim/inprocess.ts): the physics advances one
+ * control step per action that answers a frame. Reports deadline misses, overruns, skipped ticks
+ * and the returns of the episodes played.
  *
  * The loop's settings come from configs/<task>.yaml when the repository has one (budget, safety,
  * timing), else from the task itself (rate = 1 / control timestep, half the period as budget).
@@ -10,19 +11,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../../bench/lib/report.js';
-import type { Environment } from '../../../sim/environment.js';
+import { InProcessSimDriver, simChannels } from '../../../drivers/sim/inprocess.js';
 import type { TaskDefinition } from '../../../sim/task.js';
 import { parseRuntimeConfig, parseRuntimeConfigText, type RuntimeConfig } from '../../config.js';
-import type {
-  Action,
-  Clock,
-  CycleObserver,
-  CycleRecord,
-  Driver,
-  DriverCounters,
-  Frame,
-  StatusCode,
-} from '../../contracts.js';
+import type { Clock, CycleObserver, CycleRecord } from '../../contracts.js';
 import { Status } from '../../contracts.js';
 import { Loop } from '../../loop.js';
 import { LoopRunner } from '../../loop-runner.js';
@@ -31,72 +23,8 @@ import type { ControllerHandle, Progress, StepTimeSummary, TrainingEpisode } fro
 import { summarizeStepTimes } from './learn.js';
 import { createStepTimeLog, type StepTimeLog } from './lockstep.js';
 
-/**
- * The environment as a Driver: poll hands out the newest observation once; publish applies the
- * action for one control step. After an episode's last step the final frame is handed out, and
- * the action answering it starts the next episode instead (its first frame has episodeStart).
- */
-export class EnvironmentDriver implements Driver {
-  readonly name: string;
-  readonly episodes: TrainingEpisode[] = [];
-  stepsDone = 0;
-  private frameReady = false;
-  private episodeStart = true;
-  private seq = -1;
-  private readonly stats: DriverCounters = { framesReceived: 0, framesRejected: 0, actionsPublished: 0, reconnects: 0 };
-
-  constructor(
-    readonly env: Environment,
-    private readonly clock: Clock,
-  ) {
-    this.name = `sim:${env.task.name}`;
-  }
-
-  async start(): Promise<void> {
-    this.env.reset();
-    this.episodeStart = true;
-    this.frameReady = true;
-  }
-
-  poll(into: Frame): StatusCode {
-    if (!this.frameReady) return Status.noInput;
-    const observation = this.env.observation;
-    const target = into.observation;
-    for (let i = 0; i < observation.length; i++) target[i] = observation[i] as number;
-    const now = this.clock.nowNs();
-    this.seq += 1;
-    into.seq = this.seq;
-    into.sourceStampNs = now;
-    into.receivedNs = now;
-    into.reward = this.env.lastReward;
-    into.episodeStart = this.episodeStart;
-    into.estop = false;
-    this.frameReady = false;
-    this.episodeStart = false;
-    this.stats.framesReceived += 1;
-    return Status.ok;
-  }
-
-  publish(action: Action): void {
-    this.stats.actionsPublished += 1;
-    const env = this.env;
-    if (env.done) {
-      this.episodes.push({ episode: this.episodes.length + 1, step: this.stepsDone, return: env.episodeReturn });
-      env.reset();
-      this.episodeStart = true;
-    } else {
-      env.step(action.values);
-      this.stepsDone += 1;
-    }
-    this.frameReady = true;
-  }
-
-  counters(): DriverCounters {
-    return this.stats;
-  }
-
-  async stop(): Promise<void> {}
-}
+/** Re-exported for runtime/cli/run.ts (see environment-driver.ts). */
+export { EnvironmentDriver } from './environment-driver.js';
 
 /** Copies each answered cycle's step time (encode + lookup + activation + plan) into a log. */
 class StepTimeObserver implements CycleObserver {
@@ -176,7 +104,9 @@ export interface RealtimeResult {
 }
 
 export interface RealtimeOptions {
-  env: Environment;
+  task: TaskDefinition;
+  /** what the driver resolves: the built-in name or the task module path */
+  taskSpec: string;
   config: RuntimeConfig;
   configSource: string;
   steps: number;
@@ -187,8 +117,17 @@ export interface RealtimeOptions {
 }
 
 export async function runRealtime(options: RealtimeOptions): Promise<RealtimeResult> {
-  const { env, config, clock, handle } = options;
-  const driver = new EnvironmentDriver(env, clock);
+  const { task, config, clock, handle } = options;
+  const driver = new InProcessSimDriver({
+    config: { task: options.taskSpec, seed: options.seed },
+    channels: simChannels(task),
+    actionSize: task.actionSize,
+    clock,
+  });
+  const episodes = (): TrainingEpisode[] =>
+    driver.episodeReturns().map((value, i) => ({ episode: i + 1, step: (i + 1) * task.episodeSteps, return: value }));
+  // control steps taken: every published answer steps the physics, except the one per finished episode
+  const stepsDone = (): number => driver.counters().actionsPublished - driver.episodeReturns().length;
   const stepLog = createStepTimeLog(options.steps + 16);
   const settings = loopSettingsFromConfig(config);
   const loop = new Loop(clock, driver, handle.controller, safetyFilterFromConfig(config), settings, [
@@ -207,21 +146,24 @@ export async function runRealtime(options: RealtimeOptions): Promise<RealtimeRes
   const progress = setInterval(() => {
     if (!options.onProgress) return;
     const now = clock.nowNs();
-    const rate = ((driver.stepsDone - lastSteps) * 1e9) / Math.max(1, now - lastNs);
-    lastSteps = driver.stepsDone;
+    const steps = stepsDone();
+    const rate = ((steps - lastSteps) * 1e9) / Math.max(1, now - lastNs);
+    lastSteps = steps;
     lastNs = now;
     const recent = Math.min(stepLog.count, 500);
     const window = createStepTimeLog(recent);
     window.stepNs.set(stepLog.stepNs.subarray(stepLog.count - recent, stepLog.count));
     window.count = recent;
+    const returns = driver.episodeReturns();
+    const lastReturn = returns[returns.length - 1];
     options.onProgress({
       phase: 'training',
-      step: driver.stepsDone,
+      step: steps,
       totalSteps: options.steps,
-      episode: driver.episodes.length + 1,
-      episodesDone: driver.episodes.length,
-      currentReturn: env.episodeReturn,
-      lastEpisodeReturn: driver.episodes[driver.episodes.length - 1]?.return,
+      episode: returns.length + 1,
+      episodesDone: returns.length,
+      currentReturn: Number.NaN,
+      lastEpisodeReturn: lastReturn,
       lastEvaluation: undefined,
       stepsPerSecond: rate,
       recentStepP99Ms: summarizeStepTimes(window).p99Ms,
@@ -239,14 +181,14 @@ export async function runRealtime(options: RealtimeOptions): Promise<RealtimeRes
   }
   const c = loop.counters;
   return {
-    task: env.task.name,
+    task: task.name,
     seed: options.seed,
     controller: handle.kind,
     configSource: options.configSource,
     rateHz: config.rateHz,
     achievedRateHz: loop.achievedRateHz(),
     cycles: c.cycles,
-    stepsDone: driver.stepsDone,
+    stepsDone: stepsDone(),
     deadlineMisses: c.deadlineMisses,
     anytimeCutoffs: c.anytimeCutoffs,
     overruns: c.overruns,
@@ -255,7 +197,7 @@ export async function runRealtime(options: RealtimeOptions): Promise<RealtimeRes
     safeActions: c.safeActions,
     maintenanceOverruns: c.maintenanceOverruns,
     effortLevel: loop.ladder.level,
-    episodes: driver.episodes,
+    episodes: episodes(),
     stepTime: summarizeStepTimes(stepLog),
     wallSeconds: (clock.nowNs() - started) / 1e9,
     memorySize: handle.memorySize(),
