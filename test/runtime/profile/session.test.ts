@@ -3,6 +3,7 @@
  * and loop, through the same composition as `engram run`; a GC-forcing observer makes sure GC
  * events are there to find.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +76,34 @@ session('GC events are in the profile when GC is forced', () => {
     traceEvents: { ph: string; name: string }[];
   };
   assert.ok(trace.traceEvents.filter((e) => e.ph === 'i' && e.name === 'GC major').length >= summary.gc.forced);
+});
+
+session('the CLI with --json prints one JSON object as its last stdout line', () => {
+  if (!recorded) return;
+  const dir = join(out, 'cli');
+  const result = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(root, 'runtime/cli/main.ts'),
+      'profile',
+      '--config',
+      configPath,
+      '--duration',
+      '1500ms',
+      '--out',
+      dir,
+      '--json',
+    ],
+    { cwd: root, encoding: 'utf8', env: { ...process.env, ENGRAM_LOG_LEVEL: 'warn' }, timeout: 120_000 },
+  );
+  assert.is(result.status, 0, result.stderr);
+  const json = JSON.parse(result.stdout.trimEnd().split('\n').at(-1)!);
+  assert.is(json.out, dir);
+  assert.is(json.cycles, json.loopCycles);
+  assert.ok(json.cycles > 20 && json.cycleP99Ns >= json.cycleP50Ns);
+  assert.is(readSummary(dir).cycles.recorded, json.cycles);
 });
 
 session.run();
