@@ -125,7 +125,7 @@ function runMainThread(
   const lateness = new Float64Array(ticks);
   return new Promise((resolve) => {
     let k = 0;
-    const t0 = nowNs() + periodNs;
+    let t0 = nowNs() + periodNs;
     let due = t0;
     const cycle = (): boolean => {
       lateness[k] = nowNs() - due;
@@ -179,7 +179,12 @@ function runMainThread(
           ? { wakeLeadNs: timing.wakeLeadNs, spinNs: timing.wakeLeadNs }
           : timing,
     );
-    waiter.schedule(due);
+    // The phase starts once the timekeeper worker has booted (tens of ms), as LoopRunner does.
+    void waiter.ready().then(() => {
+      t0 = nowNs() + periodNs;
+      due = t0;
+      waiter.schedule(due);
+    });
   });
 }
 
