@@ -25,6 +25,9 @@ import {
   type SamplerOptions,
 } from './samples.js';
 
+/** Slack a heap sample needs before the bound (cold caches: up to ~100 µs measured). */
+const heapSampleSlackNs = 150_000;
+
 export interface SessionMeta {
   /** what ran: a config path, a task name, a benchmark */
   label: string;
@@ -69,7 +72,6 @@ export class ProfileRecorder implements CycleObserver {
   /** the last record seen and its row, for its maintenance time (see takePreviousMaintenance) */
   private previous: CycleRecord | undefined;
   private previousRow = -1;
-  private lastPublishedNs = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -133,7 +135,6 @@ export class ProfileRecorder implements CycleObserver {
     const cycles = this.cycles;
     this.previousRow = cycles.count < cycles.capacity ? cycles.count : -1;
     this.previous = record;
-    this.lastPublishedNs = record.wokeNs + record.cycleNs;
     cycles.append(record);
   }
 
@@ -149,11 +150,12 @@ export class ProfileRecorder implements CycleObserver {
   }
 
   /**
-   * Slack time: takes the samples that are due. "Now" is the end of the last cycle's publish, from
-   * its record, which saves a clock read per cycle; samples are stamped a few µs early at worst.
+   * Slack time: takes a heap sample when one is due and the slack left can hold it (a cold sample
+   * measured up to ~100 µs); otherwise it waits for a later cycle's slack.
    */
-  flush(_untilNs: number): void {
-    this.sampler.poll(this.lastPublishedNs);
+  flush(untilNs: number): void {
+    const now = this.clock.nowNs();
+    if (untilNs - now >= heapSampleSlackNs) this.sampler.poll(now);
   }
 
   /**
