@@ -17,6 +17,8 @@ export interface SimProcessOptions {
   episodes: number;
   /** stop after this many control steps */
   maxSteps?: number;
+  /** the channels engram's config names (default: one 'observation' channel) */
+  channels?: readonly { name: string; size: number }[];
   /** where the process's stderr goes (default: inherited) */
   stderr?: 'inherit' | 'pipe';
 }
@@ -48,6 +50,7 @@ export function spawnSimProcess(options: SimProcessOptions): SimProcess {
       ...['--task', options.task, '--seed', String(options.seed), '--mode', options.mode],
       ...['--frames', options.frames, '--actions', options.actions, '--episodes', String(options.episodes)],
       ...(options.maxSteps === undefined ? [] : ['--steps', String(options.maxSteps)]),
+      ...(options.channels ?? []).flatMap((c) => ['--channel', `${c.name}:${c.size}`]),
     ],
     { stdio: ['ignore', 'pipe', options.stderr ?? 'inherit'] },
   );

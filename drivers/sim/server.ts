@@ -1,6 +1,7 @@
 /**
  * The simulator as a separate process that speaks the wire protocol exactly as a robot does
- * (drivers/driver-client.ts): it connects to engram, says hello with one channel 'observation',
+ * (drivers/driver-client.ts): it connects to engram, says hello with the channels engram's config
+ * names (default: one channel 'observation'; the observation vector is split across them in order),
  * sends a frame per control step and applies the actions it gets back.
  *
  * - lockstep: deterministic and as fast as engram answers. The episode sequence is the one
@@ -33,6 +34,8 @@ export interface SimServerOptions {
   episodes: number;
   /** stop after this many control steps even mid-episode (a partial episode's return is not listed) */
   maxSteps?: number;
+  /** how the observation vector is split into named channels, in order (default one 'observation') */
+  channels?: { name: string; size: number }[];
   /** lock-step: how long to wait for an answer before sending the frame again (ms) */
   answerTimeoutMs?: number;
 }
@@ -52,11 +55,19 @@ export interface SimServerSummary {
 
 export async function runSimServer(options: SimServerOptions): Promise<SimServerSummary> {
   const task = await resolveTask(options.task);
+  const channels = options.channels ?? [{ name: 'observation', size: task.observationSize }];
+  let total = 0;
+  for (const channel of channels) total += channel.size;
+  if (total !== task.observationSize) {
+    throw new Error(
+      `task '${task.name}' observes ${task.observationSize} values; the channels (${channels.map((c) => `${c.name}:${c.size}`).join(', ')}) add up to ${total}`,
+    );
+  }
   const env = await Environment.create(task, options.seed);
   const client = new EngramClient({
     frames: options.frames,
     actions: options.actions,
-    channels: [{ name: 'observation', size: task.observationSize }],
+    channels,
     actionSize: task.actionSize,
     name: `sim ${task.name} seed ${options.seed}`,
   });
@@ -64,7 +75,9 @@ export async function runSimServer(options: SimServerOptions): Promise<SimServer
   try {
     await client.connect(30_000);
     const summary =
-      options.mode === 'lockstep' ? await lockstep(env, client, options) : await realtime(env, client, options);
+      options.mode === 'lockstep'
+        ? await lockstep(env, client, options, new ObservationChannels(channels, task.observationSize))
+        : await realtime(env, client, options, new ObservationChannels(channels, task.observationSize));
     return { ...summary, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
   } finally {
     client.close();
@@ -74,14 +87,32 @@ export async function runSimServer(options: SimServerOptions): Promise<SimServer
 
 type Played = Omit<SimServerSummary, 'seconds'>;
 
-async function lockstep(env: Environment, client: EngramClient, options: SimServerOptions): Promise<Played> {
-  const observation = { observation: new Float32Array(env.task.observationSize) };
+/** The observation as float32, and named views of it per channel (made once, reused per frame). */
+class ObservationChannels {
+  readonly all: Float32Array;
+  readonly byName: Record<string, Float32Array> = {};
+  constructor(channels: { name: string; size: number }[], size: number) {
+    this.all = new Float32Array(size);
+    let offset = 0;
+    for (const { name, size: channelSize } of channels) {
+      this.byName[name] = this.all.subarray(offset, offset + channelSize);
+      offset += channelSize;
+    }
+  }
+}
+
+async function lockstep(
+  env: Environment,
+  client: EngramClient,
+  options: SimServerOptions,
+  observation: ObservationChannels,
+): Promise<Played> {
   const returns: number[] = [];
   let steps = 0;
   let resends = 0;
   const show = (reward: number, episodeStart: boolean) => {
-    observation.observation.set(env.observation);
-    return client.sendFrame(observation, { reward, episodeStart });
+    observation.all.set(env.observation);
+    return client.sendFrame(observation.byName, { reward, episodeStart });
   };
   /** Sends the frame and waits for its answer, sending it again (a new seq) if none comes. */
   const answerTo = async (reward: number, episodeStart: boolean): Promise<ClientAction> => {
@@ -106,9 +137,13 @@ async function lockstep(env: Environment, client: EngramClient, options: SimServ
   return { task: env.task.name, seed: options.seed, mode: 'lockstep', returns, steps, resends, lateAnswers: 0 };
 }
 
-async function realtime(env: Environment, client: EngramClient, options: SimServerOptions): Promise<Played> {
+async function realtime(
+  env: Environment,
+  client: EngramClient,
+  options: SimServerOptions,
+  observation: ObservationChannels,
+): Promise<Played> {
   const periodNs = env.task.controlTimestep * 1e9;
-  const observation = { observation: new Float32Array(env.task.observationSize) };
   const held = new Float32Array(env.task.actionSize);
   let lastSentSeq = -1;
   let lastAnsweredSeq = -1;
@@ -138,14 +173,14 @@ async function realtime(env: Environment, client: EngramClient, options: SimServ
   const maxSteps = options.maxSteps ?? Number.POSITIVE_INFINITY;
   while (returns.length < options.episodes && steps < maxSteps) {
     env.reset();
-    observation.observation.set(env.observation);
-    lastSentSeq = client.sendFrame(observation, { reward: 0, episodeStart: true });
+    observation.all.set(env.observation);
+    lastSentSeq = client.sendFrame(observation.byName, { reward: 0, episodeStart: true });
     while (!env.done && steps < maxSteps) {
       await tick();
       const reward = env.step(held);
       steps++;
-      observation.observation.set(env.observation);
-      lastSentSeq = client.sendFrame(observation, { reward, episodeStart: false });
+      observation.all.set(env.observation);
+      lastSentSeq = client.sendFrame(observation.byName, { reward, episodeStart: false });
     }
     if (env.done) returns.push(env.episodeReturn);
     await tick();
@@ -166,13 +201,14 @@ async function main(argv: string[]): Promise<number> {
       mode: { type: 'string', default: 'lockstep' },
       episodes: { type: 'string', default: '1' },
       steps: { type: 'string' },
+      channel: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help || !values.task || (values.mode !== 'lockstep' && values.mode !== 'realtime')) {
     process.stdout.write(
-      'usage: server --task NAME|FILE [--seed S] [--frames EP] [--actions EP] [--mode lockstep|realtime] [--episodes N] [--steps N]\n',
+      'usage: server --task NAME|FILE [--seed S] [--frames EP] [--actions EP] [--mode lockstep|realtime] [--episodes N] [--steps N] [--channel NAME:SIZE ...]\n',
     );
     return values.help ? 0 : 2;
   }
@@ -184,6 +220,10 @@ async function main(argv: string[]): Promise<number> {
     mode: values.mode,
     episodes: Number(values.episodes),
     maxSteps: values.steps === undefined ? undefined : Number(values.steps),
+    channels: values.channel?.map((spec) => {
+      const [name, size] = spec.split(':');
+      return { name: name!, size: Number(size) };
+    }),
   });
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   return 0;

@@ -53,6 +53,7 @@ export class SimZmqDriver implements Driver, InputSignal {
       seed: config.seed,
       mode: config.mode,
       episodes: this.options.episodes ?? 1e9,
+      channels: this.options.channels.map(({ name, size }) => ({ name, size })),
       ...this.zmq.boundEndpoints(),
     });
     this.process = sim;

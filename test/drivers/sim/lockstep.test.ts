@@ -76,12 +76,16 @@ test(`lock-step over ZeroMQ (separate sim process) returns exactly the in-proces
   );
 });
 
-test('createSimZmqDriver (engram run, driver kind sim over zmq) spawns the sim and plays the same episodes', async () => {
+test("createSimZmqDriver (engram run, driver kind sim over zmq) spawns the sim with the config's channels and plays the same episodes", async () => {
   const reference = await inProcessReference();
   const task = builtinTask(taskName);
   const driver = createSimZmqDriver({
     config: { kind: 'sim', task: taskName, seed, transport: 'zmq', mode: 'lockstep' },
-    channels: simChannels(task),
+    // named as configs/cartpole_balance.yaml names them: the sim splits its observation to match
+    channels: [
+      { name: 'position', size: 3, maxAgeMs: 0 },
+      { name: 'velocity', size: 2, maxAgeMs: 0 },
+    ],
     actionSize: task.actionSize,
     clock: systemClock,
     episodes,
