@@ -20,6 +20,7 @@ import { systemClock } from '../runtime/clock.js';
 import { loadRuntimeConfig } from '../runtime/config.js';
 import {
   type Action,
+  type Controller,
   type CycleObserver,
   type CycleRecord,
   createAction,
@@ -128,6 +129,54 @@ class SoakObserver implements CycleObserver {
   }
 }
 
+/** Time spent by one kind of slack work: how often it ran past the window it was given, and its max. */
+class SlackTimer {
+  calls = 0;
+  overBound = 0;
+  maxNs = 0;
+  constructor(readonly name: string) {}
+  note(ns: number, boundNs: number): void {
+    this.calls++;
+    if (ns > boundNs) this.overBound++;
+    if (ns > this.maxNs) this.maxNs = ns;
+  }
+  summary(boundNs: number) {
+    return {
+      name: this.name,
+      calls: this.calls,
+      overBound: this.overBound,
+      maxMs: this.maxNs / 1e6,
+      boundMs: boundNs / 1e6,
+    };
+  }
+}
+
+function timedMaintain(inner: Controller, timer: SlackTimer): Controller {
+  return {
+    observationSize: inner.observationSize,
+    actionSize: inner.actionSize,
+    step: (frame, deadlineNs, actionOut, timings) => inner.step(frame, deadlineNs, actionOut, timings),
+    maintain(untilNs) {
+      const started = systemClock.nowNs();
+      inner.maintain(untilNs);
+      timer.note(systemClock.nowNs() - started, Math.max(0, untilNs - started));
+    },
+    setEffort: (effort) => inner.setEffort(effort),
+    setExploration: (enabled) => inner.setExploration(enabled),
+  };
+}
+
+function timedFlush(inner: CycleObserver, timer: SlackTimer): CycleObserver {
+  return {
+    cycleDone: (record, frame, action) => inner.cycleDone(record, frame, action),
+    flush(untilNs) {
+      const started = systemClock.nowNs();
+      inner.flush(untilNs);
+      timer.note(systemClock.nowNs() - started, Math.max(0, untilNs - started));
+    },
+  };
+}
+
 /** Lock-step learning (no waiting) until the memory is at its cap, so the whole soak runs there. */
 function prefillToCap(brain: Brain): number {
   const started = systemClock.nowNs();
@@ -188,14 +237,23 @@ export const command: Subcommand = {
     config.budget.cycleMs = (1000 / rateHz) * 0.8;
     config.brain.memory.capacity = capacity;
     const observers: CycleObserver[] = [];
+    const slack = {
+      maintain: new SlackTimer('brain.maintain'),
+      recorder: new SlackTimer('recorder.flush'),
+      snapshots: new SlackTimer('snapshots.flush'),
+    };
+    let brain!: Brain;
     const loop = await composeLoop({
       config,
       clock: systemClock,
       driver: new DriftingPendulum(),
       log: quiet,
       observers,
+      wrap(controller) {
+        brain = controller as Brain;
+        return timedMaintain(controller, slack.maintain);
+      },
     });
-    const brain = loop.controller as Brain;
     brain.setExploration(true);
     const prefillSeconds = prefillToCap(brain);
     const soak = new SoakObserver(brain, Math.ceil(rateHz * seconds) + 1000, loop.settings.maintenanceNs);
@@ -219,7 +277,7 @@ export const command: Subcommand = {
       systemClock,
       { everyNs: snapshotEverySeconds * 1e9 },
     );
-    observers.push(soak, recorder, snapshots);
+    observers.push(soak, timedFlush(recorder, slack.recorder), timedFlush(snapshots, slack.snapshots));
 
     process.stderr.write(`soak: ${seconds} s at ${rateHz} Hz, memory cap ${capacity}, files in ${dir}\n`);
     const runner = new LoopRunner(loop, systemClock, {
@@ -263,6 +321,7 @@ export const command: Subcommand = {
       overrunsAfterLongMaintenance: soak.overrunsAfterLongMaintenance,
       maintenanceOverruns: c.maintenanceOverruns,
       maxMaintenanceUs: soak.maxMaintenanceNs / 1e3,
+      slackWork: Object.values(slack).map((timer) => timer.summary(loop.settings.maintenanceNs)),
       cycleUs: { p50: cycle.p50 / 1e3, p99: cycle.p99 / 1e3, max: cycle.max / 1e3 },
       memory: {
         prefillSeconds,
@@ -323,6 +382,14 @@ ${table(
       `${c.maintenanceOverruns} (${(soak.maxMaintenanceNs / 1e6).toFixed(2)} ms, bound ${(loop.settings.maintenanceNs / 1e6).toFixed(1)} ms)`,
       '',
     ],
+    ...Object.values(slack).map((timer) => {
+      const t = timer.summary(loop.settings.maintenanceNs);
+      return [
+        `  ${t.name}: calls past their window; max`,
+        `${t.overBound} of ${t.calls}; ${t.maxMs.toFixed(2)} ms`,
+        '',
+      ];
+    }),
     [
       'cycle p50 / p99 / max µs',
       `${result.cycleUs.p50.toFixed(0)} / ${result.cycleUs.p99.toFixed(0)} / ${result.cycleUs.max.toFixed(0)}`,
