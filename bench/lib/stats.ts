@@ -2,7 +2,7 @@
  * Shared statistics for benchmarks: percentiles over preallocated sample buffers, and GC counting
  * through PerformanceObserver (the same source `engram profile` uses).
  */
-import { PerformanceObserver } from 'node:perf_hooks';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 
 export interface Distribution {
   count: number;
@@ -47,10 +47,10 @@ export class GcCounter {
   totalPauseMs = 0;
   private readonly observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
-      // detail.kind: 1 minor (scavenge), 2 major (mark-sweep-compact), 4 incremental, 8 weak callbacks
+      // detail.kind is one of perf_hooks' NODE_PERFORMANCE_GC_* constants (minor 1, major 4, ...)
       const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0;
-      if (kind === 1) this.minor++;
-      else if (kind === 2) this.major++;
+      if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) this.minor++;
+      else if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) this.major++;
       else this.other++;
       this.totalPauseMs += entry.duration;
     }
