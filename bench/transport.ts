@@ -16,6 +16,7 @@
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { Publisher, Pull } from 'zeromq';
 import type { Brain } from '../brain/brain.js';
 import { brainConfig } from '../brain/config.js';
 import { createBrain } from '../brain/create.js';
@@ -329,6 +330,53 @@ interface LatencyRun {
   stale: number;
 }
 
+/**
+ * The ZeroMQ floor in the same run: an echo (PULL -> PUB, every message sent straight back, no
+ * decoding) and the probe in raw mode with messages of the frame's size.
+ */
+async function measureRawEcho(
+  transport: 'ipc' | 'tcp',
+  rateHz: number,
+  seconds: number,
+  messageBytes: number,
+): Promise<LatencyRun> {
+  const endpoints =
+    transport === 'tcp'
+      ? { frames: 'tcp://127.0.0.1:*', actions: 'tcp://127.0.0.1:*' }
+      : {
+          frames: `ipc:///tmp/engram-bench-raw-${process.pid}-f`,
+          actions: `ipc:///tmp/engram-bench-raw-${process.pid}-a`,
+        };
+  const pull = new Pull({ linger: 0 });
+  const pub = new Publisher({ linger: 0, sendTimeout: 0 });
+  await pull.bind(endpoints.frames);
+  await pub.bind(endpoints.actions);
+  const echo = (async () => {
+    try {
+      for await (const [message] of pull) {
+        try {
+          pub.send(message!).catch(() => undefined);
+        } catch {
+          // dropped, as the driver would
+        }
+      }
+    } catch {
+      // closed
+    }
+  })();
+  const result = await runProbeProcess([
+    ...['--frames', pull.lastEndpoint!, '--actions', pub.lastEndpoint!, '--channel', 'raw:1', '--action-size', '1'],
+    ...['--rate', String(rateHz), '--count', String(Math.round(rateHz * seconds)), '--warmup', '200'],
+    ...['--timeout-ms', '500', '--raw', String(messageBytes)],
+  ]);
+  pull.close();
+  pub.close();
+  await echo;
+  const none = distribution([0]);
+  const latencies = distribution(result.latenciesNs);
+  return { frameToAction: latencies, step: none, overhead: latencies, missing: result.missing, stale: 0 };
+}
+
 async function measureLatency(
   transport: 'ipc' | 'tcp',
   rateHz: number,
@@ -466,6 +514,42 @@ export const command: Subcommand = {
 
     const latency: LatencyRow[] = [];
     const labels: Record<string, string> = {};
+    const summarise = (controller: string, transport: string, rate: number, runs: LatencyRun[]): LatencyRow => {
+      const f2aP99 = median(runs.map((x) => x.frameToAction.p99));
+      const stepP99 = median(runs.map((x) => x.step.p99));
+      const row: LatencyRow = {
+        controller,
+        transport,
+        rateHz: rate,
+        frameToActionP50Ns: median(runs.map((x) => x.frameToAction.p50)),
+        frameToActionP99Ns: f2aP99,
+        frameToActionMaxNs: Math.max(...runs.map((x) => x.frameToAction.max)),
+        stepP50Ns: median(runs.map((x) => x.step.p50)),
+        stepP99Ns: stepP99,
+        overheadP99Ns: f2aP99 - stepP99,
+        pairedOverheadP50Ns: median(runs.map((x) => x.overhead.p50)),
+        pairedOverheadP99Ns: median(runs.map((x) => x.overhead.p99)),
+        p99PerRunNs: runs.map((x) => x.frameToAction.p99),
+        missing: runs.reduce((sum, x) => sum + x.missing, 0),
+        stale: runs.reduce((sum, x) => sum + x.stale, 0),
+        meetsTarget: controller !== 'raw' && f2aP99 <= stepP99 + 200_000,
+      };
+      log(
+        `  ${transport} ${rate} Hz: frame-to-action p50 ${us(row.frameToActionP50Ns)} µs, p99 ${us(row.frameToActionP99Ns)} µs, max ${us(row.frameToActionMaxNs)} µs; step p99 ${us(row.stepP99Ns)} µs; per frame f2a - step p50 ${us(row.pairedOverheadP50Ns)} µs, p99 ${us(row.pairedOverheadP99Ns)} µs; missing ${row.missing}${row.meetsTarget || controller === 'raw' ? '' : ' (misses the target)'}`,
+      );
+      return row;
+    };
+
+    const frameBytes = decode[0]!.messageBytes;
+    labels.raw = `raw ZeroMQ echo of ${frameBytes}-byte messages (no protocol, no decoding): the floor`;
+    log(`frame-to-action floor: ${labels.raw}`);
+    for (const transport of transports as ('ipc' | 'tcp')[]) {
+      for (const rate of rates) {
+        const runs: LatencyRun[] = [];
+        for (let r = 0; r < repeats; r++) runs.push(await measureRawEcho(transport, rate, seconds, frameBytes));
+        latency.push(summarise('raw', transport, rate, runs));
+      }
+    }
     for (const controllerName of controllers) {
       const answerer =
         controllerName === 'brain' ? await learningBrain(n, obs, actionSize) : trivialController(actionSize);
@@ -477,29 +561,7 @@ export const command: Subcommand = {
           for (let r = 0; r < repeats; r++) {
             runs.push(await measureLatency(transport, rate, seconds, answerer, obs, actionSize));
           }
-          const f2aP99 = median(runs.map((x) => x.frameToAction.p99));
-          const stepP99 = median(runs.map((x) => x.step.p99));
-          const row: LatencyRow = {
-            controller: controllerName,
-            transport,
-            rateHz: rate,
-            frameToActionP50Ns: median(runs.map((x) => x.frameToAction.p50)),
-            frameToActionP99Ns: f2aP99,
-            frameToActionMaxNs: Math.max(...runs.map((x) => x.frameToAction.max)),
-            stepP50Ns: median(runs.map((x) => x.step.p50)),
-            stepP99Ns: stepP99,
-            overheadP99Ns: f2aP99 - stepP99,
-            pairedOverheadP50Ns: median(runs.map((x) => x.overhead.p50)),
-            pairedOverheadP99Ns: median(runs.map((x) => x.overhead.p99)),
-            p99PerRunNs: runs.map((x) => x.frameToAction.p99),
-            missing: runs.reduce((sum, x) => sum + x.missing, 0),
-            stale: runs.reduce((sum, x) => sum + x.stale, 0),
-            meetsTarget: f2aP99 <= stepP99 + 200_000,
-          };
-          latency.push(row);
-          log(
-            `  ${transport} ${rate} Hz: frame-to-action p50 ${us(row.frameToActionP50Ns)} µs, p99 ${us(row.frameToActionP99Ns)} µs, max ${us(row.frameToActionMaxNs)} µs; step p99 ${us(row.stepP99Ns)} µs; per frame f2a - step p50 ${us(row.pairedOverheadP50Ns)} µs, p99 ${us(row.pairedOverheadP99Ns)} µs; missing ${row.missing}${row.meetsTarget ? '' : ' (misses the target)'}`,
-          );
+          latency.push(summarise(controllerName, transport, rate, runs));
         }
       }
     }
@@ -535,7 +597,7 @@ export const command: Subcommand = {
             .map(([k, v]) => `**${k}**: ${v}`)
             .join(
               '; ',
-            )}. p50/p99 are medians over ${repeats} runs of ${seconds} s; max over all runs. "step" is poll + step + publish inside engram for the same frames. The target: f2a p99 <= step p99 + 200 µs. "per-frame transport" is, frame by frame, frame-to-action minus engram's own poll-to-publish time: what ZeroMQ, decoding and both processes' wake-ups add.`,
+            )}. p50/p99 are medians over ${repeats} runs of ${seconds} s; max over all runs. "step" is poll + step + publish inside engram for the same frames. The target: f2a p99 <= step p99 + 200 µs. "per-frame transport" is, frame by frame, frame-to-action minus engram's own poll-to-publish time: what ZeroMQ, decoding and both processes' wake-ups add. The **raw** rows are the floor measured in the same run: the same probe against a bare ZeroMQ echo (PULL -> PUB, no protocol, no decoding) with messages of the frame's size; the driver's own cost is the difference between the trivial rows and the raw rows.`,
           '',
           table(
             [
@@ -558,11 +620,11 @@ export const command: Subcommand = {
               us(row.frameToActionP50Ns),
               us(row.frameToActionP99Ns),
               us(row.frameToActionMaxNs),
-              `${us(row.stepP50Ns)} / ${us(row.stepP99Ns)}`,
-              us(row.overheadP99Ns),
+              row.controller === 'raw' ? '—' : `${us(row.stepP50Ns)} / ${us(row.stepP99Ns)}`,
+              row.controller === 'raw' ? '—' : us(row.overheadP99Ns),
               `${us(row.pairedOverheadP50Ns)} / ${us(row.pairedOverheadP99Ns)}`,
               row.missing,
-              row.meetsTarget ? 'met' : 'missed',
+              row.controller === 'raw' ? '—' : row.meetsTarget ? 'met' : 'missed',
             ]),
           ),
           '',

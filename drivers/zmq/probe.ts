@@ -12,6 +12,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Push, Subscriber } from 'zeromq';
 import { EngramClient } from './client.js';
 
 export interface ProbeOptions {
@@ -44,6 +45,68 @@ export interface ProbeResult {
 const nowNs = () => Number(process.hrtime.bigint());
 const sleepUntil = (targetNs: number) =>
   new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, (targetNs - nowNs()) / 1e6)));
+
+/**
+ * The ZeroMQ floor, for comparison in the same run: raw messages of the same size to an echo
+ * (PULL -> PUB that sends every message straight back), no protocol, no decoding. The first 4
+ * bytes carry the seq.
+ */
+export async function runRawProbe(options: ProbeOptions & { messageBytes: number }): Promise<ProbeResult> {
+  const push = new Push({ linger: 0, sendHighWaterMark: 64 });
+  const sub = new Subscriber({ linger: 0 });
+  sub.subscribe();
+  push.connect(options.frames);
+  sub.connect(options.actions);
+  const message = Buffer.alloc(Math.max(4, options.messageBytes));
+  const receiveSeq = async (seq: number, timeoutMs: number): Promise<boolean> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      sub.receiveTimeout = Math.ceil(left);
+      try {
+        const [reply] = await sub.receive();
+        if (reply && reply.length >= 4 && reply.readUInt32LE(0) === seq) return true;
+      } catch {
+        return false;
+      }
+    }
+  };
+  // the subscription joins late: ping until an echo comes back
+  for (let attempt = 0; ; attempt++) {
+    message.writeUInt32LE(0xffffffff - attempt, 0);
+    await push.send(message);
+    if (await receiveSeq(0xffffffff - attempt, 100)) break;
+    if (attempt > 100) throw new Error(`no echo from ${options.frames}`);
+  }
+  const periodNs = 1e9 / options.rateHz;
+  const latencies: number[] = [];
+  const seqs: number[] = [];
+  let missing = 0;
+  let next = nowNs();
+  const total = options.warmup + options.count;
+  for (let k = 0; k < total; k++) {
+    message.writeUInt32LE(k, 0);
+    const sentNs = nowNs();
+    await push.send(message);
+    const answered = await receiveSeq(k, options.timeoutMs);
+    const receivedNs = nowNs();
+    if (k >= options.warmup) {
+      if (answered) {
+        latencies.push(receivedNs - sentNs);
+        seqs.push(k);
+      } else {
+        missing++;
+      }
+    }
+    next += periodNs;
+    if (next > nowNs()) await sleepUntil(next);
+    else next = nowNs();
+  }
+  push.close();
+  sub.close();
+  return { sent: total, answered: latencies.length, missing, stale: 0, latenciesNs: latencies, seqs, rehellos: 0 };
+}
 
 export async function runProbe(options: ProbeOptions): Promise<ProbeResult> {
   const client = new EngramClient({
@@ -111,19 +174,20 @@ async function main(argv: string[]): Promise<number> {
       count: { type: 'string' },
       warmup: { type: 'string', default: '200' },
       'timeout-ms': { type: 'string', default: '500' },
+      raw: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help || !values.channel || !values['action-size']) {
     process.stdout.write(
-      'usage: probe --channel NAME:SIZE [...] --action-size N [--frames EP] [--actions EP] [--rate HZ] [--seconds S | --count N] [--warmup N] [--timeout-ms MS]\n',
+      'usage: probe --channel NAME:SIZE [...] --action-size N [--frames EP] [--actions EP] [--rate HZ] [--seconds S | --count N] [--warmup N] [--timeout-ms MS] [--raw BYTES: raw echo, no protocol]\n',
     );
     return values.help ? 0 : 2;
   }
   const rateHz = Number(values.rate);
   const count = values.count ? Number(values.count) : Math.round(rateHz * Number(values.seconds ?? 5));
-  const result = await runProbe({
+  const probeOptions: ProbeOptions = {
     frames: values.frames,
     actions: values.actions,
     channels: values.channel.map((spec) => {
@@ -135,7 +199,11 @@ async function main(argv: string[]): Promise<number> {
     count,
     warmup: Number(values.warmup),
     timeoutMs: Number(values['timeout-ms']),
-  });
+  };
+  const result =
+    values.raw === undefined
+      ? await runProbe(probeOptions)
+      : await runRawProbe({ ...probeOptions, messageBytes: Number(values.raw) });
   process.stdout.write(`${JSON.stringify(result)}\n`);
   return 0;
 }
