@@ -183,6 +183,7 @@ export class Brain implements Controller {
       errorWeight: exploration.errorWeight,
       noise: exploration.noise,
       minNoise: exploration.minNoise,
+      noiseCorrelation: exploration.noiseCorrelation,
       model: planner.model,
       selection: planner.selection,
       temperature: planner.temperature,

@@ -94,6 +94,8 @@ export const explorationConfigSchema = z.strictObject({
   noise: z.number().min(0).default(0.3),
   /** noise that remains at full confidence, as a fraction of the action range */
   minNoise: z.number().min(0).default(0.02),
+  /** step-to-step correlation of the action noise (0: white; 0.9: pushes that last ~10 steps, for swing-ups) */
+  noiseCorrelation: z.number().min(0).lt(1).default(0),
   /** weight of the neighbours' stored prediction error in the exploration bonus */
   errorWeight: z.number().min(0).default(0.5),
 });

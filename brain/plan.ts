@@ -38,6 +38,8 @@ export interface PlannerSettings {
   /** executed-action noise std-dev at zero / full confidence, fractions of the action range */
   noise: number;
   minNoise: number;
+  /** correlation of the exploration noise from one step to the next, in [0, 1) */
+  noiseCorrelation: number;
   /** 'local-linear': rollouts through a linear fit around the current context (default); 'kernel': kernel averages along successor links */
   model: 'local-linear' | 'kernel';
   /** 'best': the best candidate; 'mppi': score-weighted average of all candidates */
@@ -74,6 +76,8 @@ export class Planner {
   private readonly bestSequence: Float32Array;
   /** every scored candidate's score and sequence this step (for MPPI averaging) */
   private readonly scores: Float64Array;
+  /** the correlated exploration noise per action dimension (unit variance) */
+  private readonly noiseState: Float64Array;
   private readonly allSequences: Float32Array;
   private readonly x: Float32Array;
   private readonly setA: Int32Array;
@@ -106,6 +110,7 @@ export class Planner {
     this.sequence = new Float32Array(settings.horizon * this.actionDim);
     this.bestSequence = new Float32Array(settings.horizon * this.actionDim);
     this.scores = new Float64Array(settings.candidates);
+    this.noiseState = new Float64Array(this.actionDim);
     this.allSequences = new Float32Array(settings.candidates * settings.horizon * this.actionDim);
     this.x = new Float32Array(this.dim);
     this.setA = new Int32Array(settings.modelK);
@@ -199,9 +204,17 @@ export class Planner {
     this.hasPlan = true;
     const actionDim = this.actionDim;
     const noise = exploring ? (this.settings.noise * (1 - bestConfidence) + this.settings.minNoise) * this.range : 0;
+    // Temporally correlated (Ornstein-Uhlenbeck-like) noise: white noise at 50-100 Hz averages out
+    // before it moves anything; correlated pushes pump energy (a pendulum needs that to swing up).
+    const rho = this.settings.noiseCorrelation;
+    const fresh = Math.sqrt(1 - rho * rho);
     for (let i = 0; i < actionDim; i++) {
       let a = this.bestSequence[i]!;
-      if (noise > 0) a += noise * this.rng.normal();
+      if (noise > 0) {
+        const n = rho * this.noiseState[i]! + fresh * this.rng.normal();
+        this.noiseState[i] = n;
+        a += noise * n;
+      }
       actionOut[i] = this.clamp(a);
     }
     return status;
