@@ -22,24 +22,28 @@ export interface CurvePlot {
   series: CurveSeries[];
 }
 
-const dashOf: Record<CurveSeries['style'], number[]> = {
-  evaluation: [1, 0],
-  mean: [1, 0],
-  training: [1, 0],
-  baseline: [6, 4],
+/** How each kind of series is drawn: the mean bold, training faint, baselines dashed. */
+const markOf: Record<CurveSeries['style'], { strokeWidth: number; opacity: number; strokeDash: number[] }> = {
+  evaluation: { strokeWidth: 1.5, opacity: 0.8, strokeDash: [1, 0] },
+  mean: { strokeWidth: 3.5, opacity: 1, strokeDash: [1, 0] },
+  training: { strokeWidth: 1, opacity: 0.4, strokeDash: [1, 0] },
+  baseline: { strokeWidth: 1.5, opacity: 0.9, strokeDash: [6, 4] },
 };
-const widthOf: Record<CurveSeries['style'], number> = { evaluation: 1.5, mean: 3, training: 1, baseline: 1.5 };
-const opacityOf: Record<CurveSeries['style'], number> = { evaluation: 0.9, mean: 1, training: 0.35, baseline: 0.9 };
 
 /** The vega-lite spec of a learning curve (returns on the suite's 0-1000 scale). */
 export function learningCurveSpec(plot: CurvePlot): vegaLite.TopLevelSpec {
-  const values: Array<{ step: number; value: number; series: string }> = [];
+  const values: Array<{ step: number; value: number; series: string; style: string }> = [];
   for (const series of plot.series) {
-    for (const point of series.points) values.push({ step: point.step, value: point.value, series: series.label });
+    for (const point of series.points) {
+      values.push({ step: point.step, value: point.value, series: series.label, style: series.style });
+    }
   }
   const labels = plot.series.map((s) => s.label);
   let fits = true;
   for (const v of values) if (v.value < 0 || v.value > plot.maxReturn) fits = false;
+  const styles = (['training', 'baseline', 'evaluation', 'mean'] as const).filter((style) =>
+    plot.series.some((s) => s.style === style),
+  );
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: plot.subtitle ? { text: plot.title, subtitle: plot.subtitle } : plot.title,
@@ -47,7 +51,6 @@ export function learningCurveSpec(plot: CurvePlot): vegaLite.TopLevelSpec {
     height: 300,
     background: 'white',
     data: { values },
-    mark: { type: 'line', point: false, interpolate: 'linear' },
     encoding: {
       x: {
         field: 'step',
@@ -68,28 +71,12 @@ export function learningCurveSpec(plot: CurvePlot): vegaLite.TopLevelSpec {
         title: null,
         legend: { orient: 'bottom', columns: 2, labelLimit: 0 },
       },
-      strokeDash: {
-        field: 'series',
-        type: 'nominal',
-        sort: labels,
-        scale: { domain: labels, range: plot.series.map((s) => dashOf[s.style]) },
-        legend: null,
-      },
-      strokeWidth: {
-        field: 'series',
-        type: 'nominal',
-        sort: labels,
-        scale: { domain: labels, range: plot.series.map((s) => widthOf[s.style]) },
-        legend: null,
-      },
-      opacity: {
-        field: 'series',
-        type: 'nominal',
-        sort: labels,
-        scale: { domain: labels, range: plot.series.map((s) => opacityOf[s.style]) },
-        legend: null,
-      },
     },
+    // one layer per kind of series, drawn faint first and the mean last (on top)
+    layer: styles.map((style) => ({
+      transform: [{ filter: { field: 'style', equal: style } }],
+      mark: { type: 'line', interpolate: 'linear', ...markOf[style] },
+    })),
   };
 }
 
