@@ -21,6 +21,7 @@
  * Encoder latency (issue 7, brain/encode/): add an `encoder` column here once the ONNX encoder
  * exists; the step would then include it (see ENCODER below).
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -62,6 +63,7 @@ const options = {
   horizon: { type: 'string' },
   'no-doc': { type: 'boolean' },
   merge: { type: 'boolean' },
+  child: { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
 
@@ -360,6 +362,52 @@ function mergeEarlier(results: SizeResult[], runs: { command: string; date: stri
   if (used) runs.push(...(earlier.runs ?? (earlier.command ? [{ command: earlier.command, date: '' }] : [])));
 }
 
+const childMarker = 'BENCH_BRAIN_RESULT ';
+
+/**
+ * Each size runs in a fresh process: memory freed by an earlier size stays in the process (RSS does
+ * not shrink), which would make the next size's RSS growth, and so its bytes per experience, too low.
+ */
+function measureInChild(
+  stateDim: number,
+  actionDim: number,
+  n: number,
+  repeats: number,
+  steps: number,
+  backend: string,
+  horizon: number,
+): SizeResult {
+  const args = [
+    ...process.execArgv,
+    process.argv[1]!,
+    'bench',
+    'brain',
+    '--child',
+    '--sizes',
+    String(n),
+    '--dims',
+    `${stateDim}x${actionDim}`,
+    '--repeats',
+    String(repeats),
+    '--steps',
+    String(steps),
+    '--backend',
+    backend,
+    '--horizon',
+    String(horizon),
+  ];
+  const child = spawnSync(process.execPath, args, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 26,
+  });
+  const line = child.stdout.split('\n').find((l) => l.startsWith(childMarker));
+  if (child.status !== 0 || !line) {
+    throw new Error(`bench brain: the measurement of ${stateDim}+${actionDim} at N=${n} failed (exit ${child.status})`);
+  }
+  return JSON.parse(line.slice(childMarker.length)) as SizeResult;
+}
+
 function parseList(value: string | undefined, fallback: string, flag: string): number[] {
   const list = (value ?? fallback).split(',').map((item) => Number(item.trim()));
   for (const item of list) {
@@ -449,10 +497,17 @@ export const command: Subcommand = {
     if (!(repeats >= 1) || !(steps >= 100)) throw new UsageError('--repeats must be >= 1 and --steps >= 100');
     const log = (line: string) => process.stderr.write(`${line}\n`);
     if (!globalThis.gc) log('note: run node with --expose-gc for steadier RSS readings');
+    if (values.child) {
+      // one size in this process: the parent reads the JSON line
+      const [[stateDim, actionDim]] = dims as [[number, number]];
+      const result = await measureSize(stateDim, actionDim, sizes[0]!, repeats, steps, backend, horizon, log);
+      process.stdout.write(`${childMarker}${JSON.stringify(result)}\n`);
+      return 0;
+    }
     const results: SizeResult[] = [];
     for (const [stateDim, actionDim] of dims) {
       for (const n of sizes) {
-        const result = await measureSize(stateDim, actionDim, n, repeats, steps, backend, horizon, log);
+        const result = measureInChild(stateDim, actionDim, n, repeats, steps, backend, horizon);
         results.push(result);
         log(
           `dims ${stateDim}+${actionDim} N=${n} ${result.lookupPath}: step p50 ${us(result.stepP50Ns)} µs, p99 ${us(result.stepP99Ns)} µs, p99.9 ${us(result.stepP999Ns)} µs, max ${us(result.stepMaxNs)} µs; insert p50 ${us(result.insert.p50)} µs; evict p50 ${us(result.eviction.p50)} µs; ${result.bytesPerExperience} B/exp (${result.bytesRatio.toFixed(2)}x); GC/10k ${result.gcPer10kWithStep.toFixed(1)} with, ${result.gcPer10kWithoutStep.toFixed(1)} without; fill ${result.fillSeconds.toFixed(1)} s`,
