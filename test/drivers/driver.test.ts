@@ -69,13 +69,18 @@ test('commit and poll allocate nothing (per-cycle path)', () => {
     assembler.poll(frame);
   };
   for (let i = 0; i < rounds; i++) cycle(i); // warm up: JIT compilation allocates too
-  gc();
-  const before = process.memoryUsage().heapUsed;
-  for (let i = 0; i < rounds; i++) cycle(i);
-  const grown = process.memoryUsage().heapUsed - before;
+  // The least growth of three windows: allocation by the code under test shows in every window,
+  // a one-off (a recompilation, the test runner's own work) in one at most.
+  let least = Number.POSITIVE_INFINITY;
+  for (let window = 0; window < 3; window++) {
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < rounds; i++) cycle(i);
+    least = Math.min(least, process.memoryUsage().heapUsed - before);
+  }
+  console.log(`heap grew ${least} bytes over ${rounds} commit+poll cycles (least of 3 windows)`);
   // 200k cycles allocating even 8 bytes each would grow the heap by 1.6 MB before any GC
-  console.log(`heap grew ${grown} bytes over ${rounds} commit+poll cycles`);
-  assert.ok(grown < 256 * 1024, `heap grew ${grown} bytes over ${rounds} commit+poll cycles`);
+  assert.ok(least < 256 * 1024, `heap grew ${least} bytes over ${rounds} commit+poll cycles`);
   assert.is(frame.observation[0], rounds - 1);
 });
 
