@@ -146,10 +146,14 @@ function compare(recorded: RecordedCycle, loop: Loop, index: number): Divergence
   const action = loop.action;
   const record = loop.latest()!;
   const at = { cycle: recorded.record.cycle, index, file: recorded.file, offset: recorded.offset };
+  const pathNames = ['none', 'linear', 'hnsw', 'tensor'];
   const note =
     recorded.record.stepStatus === Status.deadline
       ? 'the recorded step was cut off at its deadline (wall-clock dependent)'
-      : undefined;
+      : recorded.record.lookupPath !== record.lookupPath
+        ? `the similarity path differed (recorded ${pathNames[recorded.record.lookupPath]}, replayed ${pathNames[record.lookupPath]}): ` +
+          'a registry switch that depends on slack time, or on an index the snapshot does not hold'
+        : undefined;
   const differs = (what: string, a: unknown, b: unknown): Divergence => ({
     ...at,
     what,

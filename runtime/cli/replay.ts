@@ -38,6 +38,11 @@ export interface ComposeOptions {
   log: EventLog;
   /** restore this snapshot into the brain before the first cycle */
   snapshot?: string;
+  /**
+   * The similarity index: the registry by default, as \`engram run\` builds it; 'linear' for the
+   * exact scan alone (its results never depend on timing: tests that compare runs use it).
+   */
+  index?: 'linear';
   wrap?: (controller: Controller) => Controller;
   observers?: CycleObserver[];
 }
@@ -50,6 +55,7 @@ export async function composeLoop(options: ComposeOptions): Promise<Loop> {
     actionSize: config.action.size,
     clock,
     log,
+    ...(options.index ? { index: options.index } : {}),
   });
   if (options.snapshot !== undefined) {
     restoreFromFile(options.snapshot, brainSnapshotSections(brain));

@@ -55,7 +55,7 @@ async function learnOverZmq(cycles: number, bursts: boolean) {
     clock,
     log: new CapturingLog(),
   });
-  const loop = await composeLoop({ config, clock, driver, log: new CapturingLog() });
+  const loop = await composeLoop({ config, clock, driver, log: new CapturingLog(), index: 'linear' });
   await driver.start();
   const client = new EngramClient({
     frames,

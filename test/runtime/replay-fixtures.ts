@@ -93,6 +93,7 @@ export async function runWorld(options: {
     clock,
     driver: world,
     log: options.log,
+    index: 'linear', // results independent of timing: recorded and replayed runs must agree
     observers: options.observers ?? [],
     ...(options.snapshot ? { snapshot: options.snapshot } : {}),
   });

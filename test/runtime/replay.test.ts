@@ -49,7 +49,7 @@ replay('a recorded run of the real loop and brain replays bit for bit', async ()
   assert.ok(run.loop.counters.rejectedFrames > 5, 'the run had rejected (NaN) frames');
   assert.ok(run.loop.counters.skippedTicks > 0, 'the run skipped ticks after late wakes');
   const report = await replayRecording(recording, (parts) =>
-    composeLoop({ config, ...parts, log: new CapturingLog() }),
+    composeLoop({ config, ...parts, log: new CapturingLog(), index: 'linear' }),
   );
   assert.is(report.divergence, undefined, JSON.stringify(report.divergence));
   assert.is(report.matchedCycles, 400);
@@ -61,7 +61,7 @@ replay('a different brain diverges, and the first divergence is reported with it
   const { recording } = await record(dir, 300);
   const other = testConfig({ seed: 2 });
   const report = await replayRecording(recording, (parts) =>
-    composeLoop({ config: other, ...parts, log: new CapturingLog() }),
+    composeLoop({ config: other, ...parts, log: new CapturingLog(), index: 'linear' }),
   );
   assert.ok(report.divergence, 'a different seed must diverge');
   assert.match(report.divergence!.what, /action\.values\[0\]/);
@@ -77,7 +77,7 @@ replay('a single changed bit in a recorded action is found at its cycle', async 
   const bits = new Uint32Array(values.buffer, values.byteOffset, 1);
   bits[0] = bits[0]! ^ 1;
   const report = await replayRecording(recording, (parts) =>
-    composeLoop({ config, ...parts, log: new CapturingLog() }),
+    composeLoop({ config, ...parts, log: new CapturingLog(), index: 'linear' }),
   );
   assert.is(report.divergence?.index, target);
   assert.is(report.divergence?.cycle, recording.cycles[target]!.record.cycle);
@@ -101,12 +101,12 @@ replay('a run that started from a snapshot replays only with that snapshot', asy
   }).saveNow();
   const { recording } = await record(dir, 200, snapshot);
   const withSnapshot = await replayRecording(recording, (parts) =>
-    composeLoop({ config, ...parts, log: new CapturingLog(), snapshot }),
+    composeLoop({ config, ...parts, log: new CapturingLog(), index: 'linear', snapshot }),
   );
   assert.is(withSnapshot.divergence, undefined, JSON.stringify(withSnapshot.divergence));
   assert.is(withSnapshot.matchedCycles, 200);
   const without = await replayRecording(recording, (parts) =>
-    composeLoop({ config, ...parts, log: new CapturingLog() }),
+    composeLoop({ config, ...parts, log: new CapturingLog(), index: 'linear' }),
   );
   assert.ok(without.divergence, 'an empty brain must not reproduce what a learned one did');
   rmSync(dir, { recursive: true });

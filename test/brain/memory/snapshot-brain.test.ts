@@ -35,7 +35,13 @@ brainSnapshot('a learned brain restores exactly and predicts as before', async (
   const saved = await snapshots.saveNow();
   assert.ok(saved.ok);
 
-  const fresh = await composeLoop({ config, clock: worldClock(), driver: run.world, log: new CapturingLog() });
+  const fresh = await composeLoop({
+    config,
+    clock: worldClock(),
+    driver: run.world,
+    log: new CapturingLog(),
+    index: 'linear',
+  });
   const restored = fresh.controller as Brain;
   const log = new CapturingLog();
   const outcome = restoreBrain(restored, { path, log, configHash: configHash(config.brain) });
