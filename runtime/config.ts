@@ -74,6 +74,11 @@ export const timingConfigSchema = z.strictObject({
   wakeLeadUs: z.number().int().min(0).max(5000).default(300),
   /** of which only this last stretch is a busy spin (µs; each clock read in a spin allocates) */
   spinUs: z.number().int().min(0).max(5000).default(50),
+  /**
+   * SCHED_FIFO priority for the whole process (1-99; 0 = normal scheduling). Measured: the targets
+   * hold under SCHED_FIFO, not under a loaded fair scheduler (docs/runtime.md). Needs permission.
+   */
+  realtimePriority: z.number().int().min(0).max(99).default(0),
 });
 
 export const metricsConfigSchema = z.strictObject({

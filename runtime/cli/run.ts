@@ -5,6 +5,7 @@
  * shuts down gracefully on SIGINT/SIGTERM (finish the cycle, publish the safe action, flush logs,
  * stop the driver; a second signal exits at once).
  */
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Brain } from '../../brain/brain.js';
 import type { BrainConfig } from '../../brain/config.js';
@@ -195,6 +196,17 @@ async function setUpPersistence(config: RuntimeConfig, brain: Brain, clock: Cloc
   };
 }
 
+/**
+ * SCHED_FIFO at `priority` for every thread of this process (0: back to normal), through chrt
+ * (util-linux); threads created later inherit it. Returns false when not permitted.
+ */
+export function setProcessScheduling(priority: number): boolean {
+  const pid = String(process.pid);
+  const args = priority > 0 ? ['-a', '-f', '-p', String(priority), pid] : ['-a', '-o', '-p', '0', pid];
+  const result = spawnSync('chrt', args, { stdio: 'ignore' });
+  return result.status === 0;
+}
+
 export interface RunOptions {
   durationMs?: number;
   showStatus: boolean;
@@ -227,6 +239,8 @@ export interface RunSummary {
   snapshotRestored: string | null;
   /** this run's flight-recording directory (recording section), or null */
   recording: string | null;
+  /** ran under SCHED_FIFO (timing.realtimePriority, when permitted) */
+  realtime: boolean;
 }
 
 /** Builds everything from a validated config, runs until the duration or a signal, shuts down. */
@@ -274,9 +288,15 @@ export async function runConfig(config: RuntimeConfig, options: RunOptions): Pro
           runner.stop();
         });
   let stopReason: StopReason = 'requested';
+  let realtime = false;
   try {
     await driver.start();
     controller.setExploration(true);
+    if (config.timing.realtimePriority > 0) {
+      realtime = setProcessScheduling(config.timing.realtimePriority);
+      if (realtime) logger.info({ priority: config.timing.realtimePriority }, 'SCHED_FIFO for every thread');
+      else logger.warn({ priority: config.timing.realtimePriority }, 'SCHED_FIFO not permitted: normal scheduling');
+    }
     logger.info(
       {
         config: config.name,
@@ -289,6 +309,7 @@ export async function runConfig(config: RuntimeConfig, options: RunOptions): Pro
     );
     stopReason = await runner.run();
   } finally {
+    if (realtime) setProcessScheduling(0); // shutdown I/O (snapshot, recording) at normal priority
     // Shutdown: the safe action goes out before the driver closes.
     loop.publishSafe();
     status.close();
@@ -320,6 +341,7 @@ export async function runConfig(config: RuntimeConfig, options: RunOptions): Pro
     metricsUrl,
     snapshotRestored: persistence.restored ?? null,
     recording: persistence.recording ?? null,
+    realtime,
   };
   logger.info(summary, 'loop stopped');
   logger.flush();
