@@ -306,7 +306,7 @@ class FieldClock {
   }
 }
 
-test('the cycle allocates no objects: under 64 bytes per cycle and slack over 50k cycles', () => {
+test('the cycle allocates no objects: under 64 bytes per cycle and slack (least of three 50k-cycle windows)', () => {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) {
     console.log('  (skipped: run with --expose-gc, as test/run.ts does)');
@@ -355,14 +355,18 @@ test('the cycle allocates no objects: under 64 bytes per cycle and slack over 50
     }
   };
   cycles(20_000, 0); // warm-up: JIT compilation allocates too
-  gc();
-  const before = process.memoryUsage().heapUsed;
-  cycles(50_000, 20_000);
-  const perCycle = (process.memoryUsage().heapUsed - before) / 50_000;
+  // The least of three windows: anything else that allocates meanwhile only adds.
+  let perCycle = Number.POSITIVE_INFINITY;
+  for (let window = 0; window < 3; window++) {
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    cycles(50_000, 20_000 + window * 50_000);
+    perCycle = Math.min(perCycle, (process.memoryUsage().heapUsed - before) / 50_000);
+  }
   // Measured ~35 B: doubles boxed where a call is not inlined (a clock read, the deadline passed
   // to step). An object, closure, array or string per cycle would add 32-100 B more.
   assert.ok(perCycle < 64, `${perCycle.toFixed(1)} bytes per cycle`);
-  assert.is(loop.counters.cycles, 70_000);
+  assert.is(loop.counters.cycles, 170_000);
 });
 
 test.run();
