@@ -63,29 +63,6 @@ export async function createControllerFromConfig(
   };
 }
 
-type DriverFactory = (options: {
-  config: unknown;
-  channels: ReturnType<typeof channelSpecs>;
-  actionSize: number;
-  clock: Clock;
-  log: EventLog;
-}) => Driver | Promise<Driver>;
-
-/** Imports a driver module that may not exist in this build, and finds its factory. */
-async function importDriverFactory(path: string, names: string[], kind: string): Promise<DriverFactory> {
-  let module: Record<string, unknown>;
-  try {
-    module = (await import(path)) as Record<string, unknown>;
-  } catch (error) {
-    throw new Error(`driver '${kind}' is unavailable: ${(error as Error).message}`);
-  }
-  for (const name of names) {
-    const factory = module[name];
-    if (typeof factory === 'function') return factory as DriverFactory;
-  }
-  throw new Error(`driver '${kind}': ${path} exports none of ${names.join(', ')}`);
-}
-
 export async function createDriverFromConfig(config: RuntimeConfig, clock: Clock, log: EventLog): Promise<Driver> {
   const options = {
     config: config.driver,
@@ -106,26 +83,13 @@ export async function createDriverFromConfig(config: RuntimeConfig, clock: Clock
     }
     case 'sim': {
       if (driver.transport === 'zmq') {
-        const factory = await importDriverFactory('../../drivers/sim/zmq.js', ['createSimZmqDriver'], 'sim (zmq)');
-        return factory(options);
+        const { createSimZmqDriver } = await import('../../drivers/sim/zmq.js');
+        return createSimZmqDriver({ ...options, config: driver });
       }
-      return createInProcessSimDriver(config, driver.task, driver.seed, clock);
+      const { createInProcessSimDriver } = await import('../../drivers/sim/inprocess.js');
+      return createInProcessSimDriver({ ...options, config: driver });
     }
   }
-}
-
-/** The task stepped in this process: one control step per published action. */
-async function createInProcessSimDriver(config: RuntimeConfig, taskName: string, seed: number, clock: Clock) {
-  const { resolveTask } = await import('../../sim/task-module.js');
-  const { Environment } = await import('../../sim/environment.js');
-  const { EnvironmentDriver } = await import('./sim/realtime.js');
-  const task = await resolveTask(taskName);
-  if (task.observationSize !== observationSize(config) || task.actionSize !== config.action.size) {
-    throw new ConfigError('(config)', [
-      `channels sum to ${observationSize(config)} values and action.size is ${config.action.size}, but task '${task.name}' observes ${task.observationSize} and acts in ${task.actionSize}`,
-    ]);
-  }
-  return new EnvironmentDriver(await Environment.create(task, seed), clock);
 }
 
 /** The `snapshot` and `recording` sections at work: restore, periodic saves, the flight recorder. */
