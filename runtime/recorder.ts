@@ -382,20 +382,11 @@ export class FlightRecorder implements CycleObserver {
    * buffered (counted), pause, and retry in a new segment later. Runs on the I/O chain.
    */
   private async pause(error: Error): Promise<void> {
+    // Synchronously first: from here on flush() ships nothing until the retry time.
     this.counters.writeErrors++;
     this.ioEpoch++;
-    const handle = this.handle;
-    const failedPath = this.segmentPath(this.handleSegment || this.segment);
-    if (handle) {
-      this.handle = undefined;
-      await handle.truncate(this.handleBytes).catch(() => undefined);
-      await handle.close().catch(() => undefined);
-      // a segment that never got its header written is no segment: leave no empty file behind
-      if (this.handleBytes === 0) {
-        await unlink(failedPath).catch(() => undefined);
-        if (this.keptSegments.at(-1) === this.handleSegment) this.keptSegments.pop();
-      }
-    }
+    this.paused = true;
+    this.retryAtNs = this.clock.nowNs() + this.retryAfterNs;
     this.counters.droppedPaused += this.cyclesInFlight + this.pending + this.activeCycles;
     this.cyclesInFlight = 0;
     this.pending = 0;
@@ -403,18 +394,30 @@ export class FlightRecorder implements CycleObserver {
     this.active = undefined;
     this.activeBytes = 0;
     this.activeCycles = 0;
-    this.segment = Math.max(this.segment, this.handleSegment) + 1;
+    const handle = this.handle;
+    const handleSegment = this.handleSegment;
+    const handleBytes = this.handleBytes;
+    const failedPath = this.segmentPath(handleSegment || this.segment);
+    this.handle = undefined;
+    this.segment = Math.max(this.segment, handleSegment) + 1;
     this.headerPending = true;
     this.segmentShippedBytes = 0;
-    this.paused = true;
-    this.retryAtNs = this.clock.nowNs() + this.retryAfterNs;
-    if (this.retrying) {
-      this.retrying = false;
-      return; // still failing: counted in writeErrors, already logged when recording paused
+    const logIt = !this.retrying;
+    this.retrying = false;
+    if (logIt) {
+      this.log.error(
+        { file: failedPath, code: (error as NodeJS.ErrnoException).code, error: error.message },
+        'recording paused: write failed; the loop keeps running and recording retries in a new segment',
+      );
+    } // else still failing on a retry: counted in writeErrors, already logged when recording paused
+    if (handle) {
+      await handle.truncate(handleBytes).catch(() => undefined);
+      await handle.close().catch(() => undefined);
+      // a segment that never got its header written is no segment: leave no empty file behind
+      if (handleBytes === 0) {
+        await unlink(failedPath).catch(() => undefined);
+        if (this.keptSegments.at(-1) === handleSegment) this.keptSegments.pop();
+      }
     }
-    this.log.error(
-      { file: failedPath, code: (error as NodeJS.ErrnoException).code, error: error.message },
-      'recording paused: write failed; the loop keeps running and recording retries in a new segment',
-    );
   }
 }
