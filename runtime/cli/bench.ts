@@ -12,6 +12,7 @@ const benchmarks: Record<string, () => Promise<{ command: Subcommand }>> = {
   timing: () => import('../../bench/timing.js'),
   profile: () => import('../../bench/profile.js'),
   soak: () => import('../../bench/soak.js'),
+  snapshot: () => import('../../bench/snapshot.js'),
 };
 
 const help = `usage: engram bench <${Object.keys(benchmarks).join('|')}|all> [options]
