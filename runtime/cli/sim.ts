@@ -15,6 +15,7 @@ import { type ControllerKind, controllerKinds, makeControllerHandle } from './si
 import { type ControllerHandle, evaluateBaselines, type LearnResult, learn } from './sim/learn.js';
 import { LiveView } from './sim/live-view.js';
 import { buildReport, writeRunReport } from './sim/report.js';
+import { runDefaults } from './sim/task-defaults.js';
 
 const taskList = Object.values(builtinTasks)
   .map((t) => `    ${t.name.padEnd(18)} ${t.description}`)
@@ -37,7 +38,8 @@ options:
   --budget-ms <ms>       deadline handed to each step (default: the task's control timestep
                          times the action repeat)
   --action-repeat <n>    hold each decision for n control steps, the brain seeing every n-th
-                         frame with the summed reward (default 1; episodes and scores unchanged)
+                         frame with the summed reward (episodes and scores unchanged; default:
+                         the task's, runtime/cli/sim/task-defaults.ts; in-process lock-step only)
   --brain <json>         brain config overrides as JSON, over the task's defaults
                          (e.g. '{"planner":{"candidates":16}}')
   --realtime             at the task's control rate through the runtime loop (configs/<task>.yaml
@@ -133,7 +135,7 @@ export const command: Subcommand = {
     if (!controllerKinds.includes(kind)) {
       throw new UsageError(`--controller expects one of ${controllerKinds.join(', ')}, got '${flags.controller}'`);
     }
-    const actionRepeat = positiveInteger(flags['action-repeat'], 'action-repeat', 1);
+    const actionRepeat = positiveInteger(flags['action-repeat'], 'action-repeat', runDefaults(task.name).actionRepeat);
     const budgetMs = numberFlag(flags['budget-ms'], 'budget-ms', task.controlTimestep * 1000 * actionRepeat);
     if (!(budgetMs > 0)) throw new UsageError(`--budget-ms must be positive, got ${budgetMs}`);
     const overrides = parseBrainOverrides(flags.brain);

@@ -8,7 +8,7 @@ import type { TaskDefinition } from '../../../sim/task.js';
 import { systemClock } from '../../clock.js';
 import { createLogger } from '../../log.js';
 import type { ControllerHandle } from './learn.js';
-import { taskBrainDefaults } from './task-defaults.js';
+import { runDefaults } from './task-defaults.js';
 
 type Tree = { [key: string]: unknown };
 
@@ -35,7 +35,7 @@ export function simBrainConfig(task: TaskDefinition, seed: number, overrides: ob
     seed,
     planner: { actionMin: task.actionLow, actionMax: task.actionHigh },
   };
-  const merged = deepMerge(deepMerge(taskBrainDefaults[task.name] ?? {}, forTask), overrides as Tree);
+  const merged = deepMerge(deepMerge(runDefaults(task.name).brain as Tree, forTask), overrides as Tree);
   return brainConfig(merged);
 }
 
