@@ -2,13 +2,14 @@
  * The learning smoke test: within a few thousand steps of cartpole balance the brain, evaluated
  * with exploration off, must score above the uniformly random policy on the same evaluation
  * episodes, and above its own evaluation before any training (so the win is learnt, not a
- * property of the untrained planner). Real physics, the real brain, the runner `engram sim`
- * uses; a fixed seed.
+ * property of the untrained planner). Real physics, the real brain, the runner and per-task
+ * settings `engram sim` uses; a fixed seed.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeBrainHandle } from '../../runtime/cli/sim/brain-handle.js';
 import { evaluateBaselines, learn } from '../../runtime/cli/sim/learn.js';
+import { runDefaults } from '../../runtime/cli/sim/task-defaults.js';
 import { systemClock } from '../../runtime/clock.js';
 import type { TaskDefinition } from '../../sim/task.js';
 import { builtinTasks } from '../../sim/tasks/index.js';
@@ -31,6 +32,7 @@ test(`the brain beats the random policy on cartpole_balance within ${steps} step
       clock: systemClock,
       stepBudgetNs: task.controlTimestep * 1e9,
       maintainBudgetNs: task.controlTimestep * 1e9,
+      actionRepeat: runDefaults(task.name).actionRepeat,
       handle,
     });
     const summary = `brain ${result.finalScore.toFixed(1)} (evaluations ${result.evaluations
