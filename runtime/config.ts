@@ -99,23 +99,36 @@ export const logConfigSchema = z.strictObject({
 });
 
 /**
- * Flight recording (the persistence engineer's section; extend here). Present = record.
- * Only the fields the runtime itself needs are fixed now.
+ * Flight recording (docs/persistence.md). On by default when `driver.kind` is `sim` (the section may
+ * then be left out); on a robot only when the section is present. `enabled: false` turns it off.
  */
 export const recordingConfigSchema = z.strictObject({
-  /** directory the recording is written into */
-  path: z.string().min(1),
-  /** cycles kept in the in-memory ring before they are flushed in slack time */
-  ringCycles: positiveInt.default(10_000),
+  /** default: on for driver.kind sim, otherwise on when this section is present */
+  enabled: z.boolean().optional(),
+  /** directory under which each run records into a new directory of its own */
+  path: z.string().min(1).default('runs/recordings'),
+  /** the recorder's ring (bufferCycles): cycles held in memory until slack time flushes them */
+  ringCycles: positiveInt.default(4096),
+  /** a segment file rotates at this size (MiB) */
+  maxSegmentMiB: positive.default(64),
+  /** only the newest this many segments of a run are kept (0 = keep all) */
+  maxSegments: z.number().int().min(0).default(16),
+  /** after a failed write (disk full) recording pauses this long before it tries a new segment */
+  retryAfterMs: z.number().min(0).default(5000),
 });
 
-/** Memory snapshots (the persistence engineer's section; extend here). Present = snapshot. */
+/** Memory snapshots (docs/persistence.md). Present = snapshot. */
 export const snapshotConfigSchema = z.strictObject({
+  /** the snapshot file; the previous good one is kept next to it (`<name>.prev<ext>`) */
   path: z.string().min(1),
   everySeconds: positive.default(60),
   /** load the snapshot at start when the file exists */
   loadOnStart: z.boolean().default(true),
   saveOnExit: z.boolean().default(true),
+  /** no snapshot file at all (first boot): start with an empty memory, or refuse to start */
+  onMissing: z.enum(['start-empty', 'fail']).default('start-empty'),
+  /** snapshot files exist but none is usable: refuse to start, or start empty (logged loudly) */
+  onUnusable: z.enum(['fail', 'start-empty']).default('fail'),
 });
 
 export const driverConfigSchema = z.discriminatedUnion('kind', [
@@ -211,6 +224,17 @@ export const runtimeConfigSchema = runtimeConfigObject.superRefine((config, ctx)
     }
   }
 });
+
+/**
+ * The recording section as the run uses it: undefined when not recording. A sim driver records by
+ * default (with the section's defaults); `enabled: false` turns recording off.
+ */
+export function recordingOf(config: RuntimeConfig): RecordingConfig | undefined {
+  const section = config.recording;
+  const enabled = section?.enabled ?? (section !== undefined || config.driver.kind === 'sim');
+  if (!enabled) return undefined;
+  return section ?? recordingConfigSchema.parse({});
+}
 
 export type RuntimeConfig = z.infer<typeof runtimeConfigSchema>;
 export type ChannelConfig = z.infer<typeof channelSchema>;

@@ -10,6 +10,7 @@ import {
   loadRuntimeConfig,
   observationSize,
   parseRuntimeConfigText,
+  recordingOf,
   staleAfterNs,
 } from '../../runtime/config.js';
 
@@ -73,6 +74,33 @@ test('defaults fill in and derived sizes follow the channels', () => {
   assert.is(config.timing.strategy, 'worker');
   assert.is(staleAfterNs(config), 30e6, 'the tightest channel maxAgeMs tightens safety.staleAfterMs');
   assert.is(config.recording, undefined);
+  assert.is(config.snapshot, undefined);
+});
+
+test('snapshot and recording sections: defaults, and recording on by default for a sim driver', () => {
+  const sim = parseRuntimeConfigText(stringify({ ...good(), snapshot: { path: 'memory/snapshot.bin' } }));
+  assert.equal(sim.snapshot, {
+    path: 'memory/snapshot.bin',
+    everySeconds: 60,
+    loadOnStart: true,
+    saveOnExit: true,
+    onMissing: 'start-empty',
+    onUnusable: 'fail',
+  });
+  assert.equal(recordingOf(sim), {
+    path: 'runs/recordings',
+    ringCycles: 4096,
+    maxSegmentMiB: 64,
+    maxSegments: 16,
+    retryAfterMs: 5000,
+  });
+  const off = parseRuntimeConfigText(stringify({ ...good(), recording: { enabled: false } }));
+  assert.is(recordingOf(off), undefined, 'enabled: false turns the sim default off');
+  const robot = { ...good(), driver: { kind: 'zmq', frames: 'tcp://127.0.0.1:5555', actions: 'tcp://127.0.0.1:5556' } };
+  assert.is(recordingOf(parseRuntimeConfigText(stringify(robot))), undefined, 'a robot records only when asked');
+  const asked = parseRuntimeConfigText(stringify({ ...robot, recording: { path: '/data/rec', maxSegments: 4 } }));
+  assert.is(recordingOf(asked)?.path, '/data/rec');
+  assert.is(recordingOf(asked)?.maxSegments, 4);
 });
 
 const table: [string, string, string][] = [
@@ -164,6 +192,36 @@ const table: [string, string, string][] = [
     'configs/robot.yaml: line 3: YAML Flow sequence in block collection must be sufficiently indented and end with a ]',
   ],
   ['duplicate YAML key', 'name: a\nname: b\n', 'configs/robot.yaml: line 2: YAML Map keys must be unique'],
+  [
+    'unknown snapshot onMissing policy',
+    bad((c) => (c.snapshot = { path: 's.bin', onMissing: 'ignore' })),
+    'configs/robot.yaml: snapshot.onMissing: expected one of "start-empty"|"fail"',
+  ],
+  [
+    'unknown snapshot onUnusable policy',
+    bad((c) => (c.snapshot = { path: 's.bin', onUnusable: 'empty' })),
+    'configs/robot.yaml: snapshot.onUnusable: expected one of "fail"|"start-empty"',
+  ],
+  [
+    'snapshot without a path',
+    bad((c) => (c.snapshot = { everySeconds: 10 })),
+    'configs/robot.yaml: snapshot.path: missing (expected string)',
+  ],
+  [
+    'zero recording segment size',
+    bad((c) => (c.recording = { maxSegmentMiB: 0 })),
+    'configs/robot.yaml: recording.maxSegmentMiB: Too small: expected number to be >0',
+  ],
+  [
+    'fractional recording ring',
+    bad((c) => (c.recording = { ringCycles: 10.5 })),
+    'configs/robot.yaml: recording.ringCycles: expected int, received number',
+  ],
+  [
+    'unknown recording key',
+    bad((c) => (c.recording = { segments: 3 })),
+    'configs/robot.yaml: recording.segments: unknown key',
+  ],
 ];
 
 for (const [what, text, expected] of table) {
