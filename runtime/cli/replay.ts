@@ -3,6 +3,8 @@
  * through the same loop and brain under a scripted clock and checks the actions bit for bit.
  * Exit 0 when every replayed cycle matches, 1 on a divergence (the first one is reported), 2 usage.
  */
+import { statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { createBrain } from '../../brain/create.js';
 import { SnapshotError } from '../../brain/memory/snapshot.js';
 import { brainSnapshotSections, reindex } from '../../brain/memory/snapshot-brain.js';
@@ -16,7 +18,7 @@ import { RecordingError, readRecording } from '../recorder-reader.js';
 import { replayRecording } from '../replay.js';
 import { parseCommandArgs, printJsonLast, type Subcommand, UsageError } from './args.js';
 
-const help = `usage: engram replay <recording> [--snapshot <file>] [--config <file>] [--all] [--json]
+const help = `usage: engram replay <recording> [--snapshot <file>] [--config <file>] [--index I] [--all] [--json]
 
 Feeds the recorded frames through the same loop and brain under a simulated clock that plays back
 the recorded stage times, and compares every published action bit for bit with the recording.
@@ -26,6 +28,7 @@ options:
   --snapshot <file>  restore this memory snapshot first (the one the recorded run started from;
                      default: the snapshot named in the recording, if any)
   --config <file>    the run's config (default: the config stored in the recording)
+  --index I          registry or linear (default: the index the recorded run used, meta.index)
   --all              keep going after the first divergence and count matching cycles
   --json             print one JSON object as the last line of stdout
 
@@ -82,6 +85,7 @@ export const command: Subcommand = {
       {
         snapshot: { type: 'string' },
         config: { type: 'string' },
+        index: { type: 'string' },
         all: { type: 'boolean' },
         json: { type: 'boolean' },
       },
@@ -111,14 +115,24 @@ export const command: Subcommand = {
     else if (typeof meta.config === 'string')
       config = parseRuntimeConfig(JSON.parse(meta.config), `${path} (stored config)`);
     else return fail(`${path} does not store its config; pass --config <file>`);
+    // meta.snapshot: the copy of the start snapshot that `engram run` keeps in the recording
+    // directory (a relative name), or an absolute path written by other recorders.
+    const recordingDir = statSync(path).isDirectory() ? path : dirname(path);
     const snapshot =
-      args.values.snapshot ?? (typeof meta.snapshot === 'string' && meta.snapshot !== '' ? meta.snapshot : undefined);
+      args.values.snapshot ??
+      (typeof meta.snapshot === 'string' && meta.snapshot !== '' ? resolve(recordingDir, meta.snapshot) : undefined);
+    // The index the recorded run was built with (meta.index); the registry when not recorded.
+    const indexChoice = args.values.index ?? (meta.index === 'linear' ? 'linear' : 'registry');
+    if (indexChoice !== 'registry' && indexChoice !== 'linear') {
+      throw new UsageError(`--index: expected registry or linear, got '${indexChoice}'`);
+    }
+    const index = indexChoice === 'linear' ? { index: 'linear' as const } : {};
     const started = Date.now();
     let report: Awaited<ReturnType<typeof replayRecording>>;
     try {
       report = await replayRecording(
         recording,
-        (parts) => composeLoop({ config, ...parts, log: silentLogger(), ...(snapshot ? { snapshot } : {}) }),
+        (parts) => composeLoop({ config, ...parts, log: silentLogger(), ...index, ...(snapshot ? { snapshot } : {}) }),
         { stopAtFirst: args.values.all !== true },
       );
     } catch (error) {
@@ -129,6 +143,7 @@ export const command: Subcommand = {
     const lines = [
       `recording  ${path} (${recording.files.length} segment(s), ${report.recordedCycles} cycles)`,
       `snapshot   ${snapshot ?? '(none: the brain starts empty)'}`,
+      `index      ${indexChoice}${indexChoice === 'registry' ? ' (path switches depend on timing: a divergence may be the registry)' : ''}`,
       `replayed   ${report.replayedCycles} cycles, ${report.matchedCycles} matched bit for bit`,
     ];
     for (const warning of report.warnings) lines.push(`warning    ${warning}`);
@@ -144,6 +159,7 @@ export const command: Subcommand = {
       printJsonLast({
         recording: path,
         snapshot: snapshot ?? null,
+        index: indexChoice,
         ok,
         ...report,
         seconds: (Date.now() - started) / 1000,

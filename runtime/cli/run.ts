@@ -6,11 +6,13 @@
  * stop the driver; a second signal exits at once).
  */
 import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Brain } from '../../brain/brain.js';
 import type { BrainConfig } from '../../brain/config.js';
+import { SnapshotRestoreError } from '../../brain/memory/snapshot-reader.js';
 import { systemClock } from '../clock.js';
-import { ConfigError, loadRuntimeConfig, type RuntimeConfig } from '../config.js';
+import { ConfigError, loadRuntimeConfig, type RuntimeConfig, recordingOf } from '../config.js';
 import type { Clock, Controller, CycleObserver, Driver, EventLog } from '../contracts.js';
 import { createLogger, type Logger } from '../log.js';
 import { Loop } from '../loop.js';
@@ -19,9 +21,9 @@ import { channelSpecs, loopSettingsFromConfig, observationSize, safetyFilterFrom
 import { LoopMetrics, type MemoryStats, serveMetrics } from '../metrics.js';
 import { onShutdownSignals } from '../shutdown.js';
 import { LoopStatus, type StatusSnapshot } from '../status.js';
-import { durationFlag, parseCommandArgs, printJsonLast, type Subcommand } from './args.js';
+import { durationFlag, parseCommandArgs, printJsonLast, type Subcommand, UsageError } from './args.js';
 
-const help = `usage: engram run --config <file> [--duration D] [--no-status] [--json]
+const help = `usage: engram run --config <file> [--duration D] [--index registry|linear] [--no-status] [--json]
 
 Runs the fixed-rate loop with the driver, brain and safety limits the config describes
 (configs/*.yaml). Stops after --duration (e.g. 30s, 2m) or on SIGINT/SIGTERM: the current cycle
@@ -30,6 +32,9 @@ exits at once.
 
   --config FILE   YAML runtime config (required)
   --duration D    stop after this long (default: run until a signal)
+  --index I       similarity index: registry (default: switches path by memory size, in slack
+                  time bounded by the clock) or linear (the exact scan alone: its results never
+                  depend on timing, so the run's recording replays bit for bit)
   --no-status     no live status (terminal) or periodic status lines
   --json          print one JSON summary object as the last line of stdout`;
 
@@ -41,11 +46,15 @@ export interface BuiltController {
   dispose(): void;
 }
 
+/** Which similarity index the brain gets (recorded in the flight recording for replay). */
+export type IndexChoice = 'registry' | 'linear';
+
 /** The brain from the config's brain section, over the config's observation and action sizes. */
 export async function createControllerFromConfig(
   config: RuntimeConfig,
   clock: Clock,
   log: EventLog,
+  index: IndexChoice = 'registry',
 ): Promise<BuiltController> {
   const { createBrain } = await import('../../brain/create.js');
   const brainConfig: BrainConfig = config.brain;
@@ -54,6 +63,7 @@ export async function createControllerFromConfig(
     actionSize: config.action.size,
     clock,
     log,
+    ...(index === 'linear' ? { index: 'linear' as const } : {}),
   });
   return {
     controller: brain,
@@ -97,62 +107,105 @@ interface Persistence {
   observers: CycleObserver[];
   /** the snapshot file restored at start, if any */
   restored: string | undefined;
+  /** experiences restored at start (0 when starting empty) */
+  restoredExperiences: number;
   /** this run's flight-recording directory, if recording */
   recording: string | undefined;
   close(): Promise<void>;
 }
 
-async function setUpPersistence(config: RuntimeConfig, brain: Brain, clock: Clock, log: Logger): Promise<Persistence> {
+/** The copy of the start snapshot kept in each recording directory (meta.snapshot names it). */
+export const START_SNAPSHOT_FILE = 'start-snapshot.bin';
+
+async function setUpPersistence(
+  config: RuntimeConfig,
+  brain: Brain,
+  index: IndexChoice,
+  clock: Clock,
+  log: Logger,
+): Promise<Persistence> {
   const observers: CycleObserver[] = [];
   const closers: (() => Promise<void>)[] = [];
   let restored: string | undefined;
+  let restoredExperiences = 0;
   let recording: string | undefined;
   const { configHash } = await import('../../brain/memory/snapshot.js');
   const hash = configHash(config.brain);
-  if (config.snapshot) {
-    const snapshot = config.snapshot;
-    const { brainSnapshotSections, reindex } = await import('../../brain/memory/snapshot-brain.js');
-    const { restoreSnapshot } = await import('../../brain/memory/snapshot-reader.js');
-    const { PeriodicSnapshots, SnapshotWriter } = await import('../../brain/memory/snapshot-writer.js');
-    const sections = brainSnapshotSections(brain);
-    if (snapshot.loadOnStart) {
-      const outcome = restoreSnapshot({ path: snapshot.path, sections, log, configHash: hash });
-      if (outcome.kind === 'restored') {
-        reindex(brain.store, brain.index);
-        restored = outcome.info.file;
-      }
+  const snapshot = config.snapshot;
+  if (snapshot?.loadOnStart) {
+    const { restoreBrain } = await import('../../brain/memory/snapshot-brain.js');
+    // Throws SnapshotRestoreError (every file's problem listed) when the policy forbids starting empty.
+    const outcome = restoreBrain(brain, {
+      path: snapshot.path,
+      log,
+      policy: { onMissing: snapshot.onMissing, onUnusable: snapshot.onUnusable },
+      configHash: hash,
+    });
+    if (outcome.kind === 'restored') {
+      restored = outcome.info.file;
+      restoredExperiences = brain.size();
     }
-    const writer = new SnapshotWriter({ path: snapshot.path, sections, clock, log, configHash: hash });
-    const periodic = new PeriodicSnapshots(writer, clock, { everyNs: snapshot.everySeconds * 1e9 });
-    observers.push(periodic);
-    if (snapshot.saveOnExit) {
-      closers.push(async () => {
-        const saved = await periodic.saveNow();
-        if (saved.ok) log.info({ path: saved.path, bytes: saved.bytes }, 'snapshot saved at exit');
-        else log.error({ path: saved.path, error: saved.error.message }, 'snapshot at exit failed');
-      });
-    }
+    log.info(
+      { path: snapshot.path, restored: restored ?? null, experiences: restoredExperiences },
+      restored ? 'memory restored from the snapshot' : 'no snapshot restored: the memory starts empty',
+    );
   }
-  if (config.recording) {
+  const recordingConfig = recordingOf(config);
+  if (recordingConfig) {
     const { FlightRecorder } = await import('../recorder.js');
     // One directory per run under recording.path (a recording directory is never reused).
-    recording = join(config.recording.path, `${config.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    recording = join(recordingConfig.path, `${config.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    mkdirSync(recording, { recursive: true });
+    // The snapshot file is rewritten by this run's own saves: replay needs the memory as it was at
+    // the start, so the recording keeps its own copy (before the first cycle, off the hot path).
+    let startSnapshot = '';
+    if (restored) {
+      copyFileSync(restored, join(recording, START_SNAPSHOT_FILE));
+      startSnapshot = START_SNAPSHOT_FILE;
+    }
     const recorder = new FlightRecorder({
       directory: recording,
       observationSize: observationSize(config),
       actionSize: config.action.size,
       clock,
       log,
-      bufferCycles: config.recording.ringCycles,
-      // What `engram replay` needs to rebuild this run: the config and the snapshot it started from.
-      meta: { config: JSON.stringify(config), snapshot: restored ?? '', configHash: hash },
+      bufferCycles: recordingConfig.ringCycles,
+      maxSegmentBytes: Math.round(recordingConfig.maxSegmentMiB * 2 ** 20),
+      maxSegments: recordingConfig.maxSegments,
+      retryAfterMs: recordingConfig.retryAfterMs,
+      // What `engram replay` needs to rebuild this run: the config, the snapshot it started from
+      // (relative to the recording directory), and the similarity index it was built with.
+      meta: { config: JSON.stringify(config), snapshot: startSnapshot, configHash: hash, index },
     });
     observers.push(recorder);
     closers.push(() => recorder.close());
   }
+  if (snapshot) {
+    const { periodicBrainSnapshots } = await import('../../brain/memory/snapshot-brain.js');
+    const periodic = periodicBrainSnapshots(brain, {
+      path: snapshot.path,
+      everyNs: snapshot.everySeconds * 1e9,
+      clock,
+      log,
+      configHash: hash,
+    });
+    observers.push(periodic);
+    // After the recorder has closed: the recording is complete before the (slower) final save.
+    closers.push(async () => {
+      if (!snapshot.saveOnExit) {
+        await periodic.writer.settle();
+        return;
+      }
+      const saved = await periodic.saveNow();
+      if (saved.ok)
+        log.info({ path: saved.path, bytes: saved.bytes, experiences: brain.size() }, 'snapshot saved at exit');
+      else log.error({ path: saved.path, error: saved.error.message }, 'snapshot at exit failed');
+    });
+  }
   return {
     observers,
     restored,
+    restoredExperiences,
     recording,
     async close() {
       for (const close of closers) await close();
@@ -179,6 +232,8 @@ export interface RunOptions {
   logger?: Logger;
   /** handle SIGINT/SIGTERM (off in tests that run several loops in one process) */
   handleSignals?: boolean;
+  /** the similarity index (default: the registry) */
+  index?: IndexChoice;
 }
 
 export interface RunSummary {
@@ -201,6 +256,8 @@ export interface RunSummary {
   metricsUrl: string | null;
   /** the snapshot restored at start (snapshot section), or null */
   snapshotRestored: string | null;
+  /** experiences restored from it (0 when the memory started empty) */
+  restoredExperiences: number;
   /** this run's flight-recording directory (recording section), or null */
   recording: string | null;
   /** ran under SCHED_FIFO (timing.realtimePriority, when permitted) */
@@ -211,9 +268,16 @@ export interface RunSummary {
 export async function runConfig(config: RuntimeConfig, options: RunOptions): Promise<RunSummary> {
   const clock = systemClock;
   const logger = options.logger ?? createLogger({ level: config.log.level, pretty: config.log.pretty });
-  const built = await createControllerFromConfig(config, clock, logger);
+  const index = options.index ?? 'registry';
+  const built = await createControllerFromConfig(config, clock, logger, index);
   const controller = built.controller;
-  const persistence = await setUpPersistence(config, built.brain, clock, logger);
+  let persistence: Persistence;
+  try {
+    persistence = await setUpPersistence(config, built.brain, index, clock, logger);
+  } catch (error) {
+    built.dispose();
+    throw error;
+  }
   const driver = await createDriverFromConfig(config, clock, logger);
   const observers: CycleObserver[] = [...(options.observers ?? []), ...persistence.observers];
   const settings = loopSettingsFromConfig(config);
@@ -304,6 +368,7 @@ export async function runConfig(config: RuntimeConfig, options: RunOptions): Pro
     driver: driver.counters(),
     metricsUrl,
     snapshotRestored: persistence.restored ?? null,
+    restoredExperiences: persistence.restoredExperiences,
     recording: persistence.recording ?? null,
     realtime,
   };
@@ -322,6 +387,7 @@ export const command: Subcommand = {
       {
         config: { type: 'string' },
         duration: { type: 'string' },
+        index: { type: 'string' },
         'no-status': { type: 'boolean' },
         json: { type: 'boolean' },
       },
@@ -335,6 +401,10 @@ export const command: Subcommand = {
     }
     const durationMs =
       args.values.duration === undefined ? undefined : durationFlag(args.values.duration, 'duration', 0);
+    const index = args.values.index ?? 'registry';
+    if (index !== 'registry' && index !== 'linear') {
+      throw new UsageError(`--index: expected registry or linear, got '${index}'`);
+    }
     let config: RuntimeConfig;
     try {
       config = loadRuntimeConfig(file);
@@ -345,7 +415,16 @@ export const command: Subcommand = {
       }
       throw error;
     }
-    const summary = await runConfig(config, { durationMs, showStatus: args.values['no-status'] !== true });
+    let summary: RunSummary;
+    try {
+      summary = await runConfig(config, { durationMs, showStatus: args.values['no-status'] !== true, index });
+    } catch (error) {
+      if (error instanceof SnapshotRestoreError) {
+        process.stderr.write(`engram run: cannot start: ${error.message}\n`);
+        return 1;
+      }
+      throw error;
+    }
     if (args.values.json) printJsonLast(summary);
     return 0;
   },
