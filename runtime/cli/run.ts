@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Brain } from '../../brain/brain.js';
 import type { BrainConfig } from '../../brain/config.js';
 import { SnapshotRestoreError } from '../../brain/memory/snapshot-reader.js';
@@ -181,6 +181,8 @@ async function setUpPersistence(
     closers.push(() => recorder.close());
   }
   if (snapshot) {
+    // A first boot may name a directory that does not exist yet: every save would fail in it.
+    mkdirSync(dirname(snapshot.path), { recursive: true });
     const { periodicBrainSnapshots } = await import('../../brain/memory/snapshot-brain.js');
     const periodic = periodicBrainSnapshots(brain, {
       path: snapshot.path,
