@@ -107,7 +107,7 @@ export interface LearnResult {
   /** controller.step over evaluation steps */
   evalStepTime: StepTimeSummary;
   statuses: StepStatusCounts;
-  /** environment steps per second of wall time over the whole run, evaluations included */
+  /** environment (physics control) steps per second of wall time, evaluations included */
   stepsPerSecond: number;
   wallSeconds: number;
   memorySize: number;
@@ -191,6 +191,8 @@ export async function learn(options: LearnOptions): Promise<LearnResult> {
   let nextEvaluationAt = 0;
   let lastReport = started;
   let stepsAtLastReport = 0;
+  // environment steps of training and evaluation (with action repeat, more than frames shown)
+  let environmentSteps = 0;
   let rate = 0;
   let phase: Progress['phase'] = 'training';
 
@@ -204,7 +206,6 @@ export async function learn(options: LearnOptions): Promise<LearnResult> {
   const report = (): void => {
     if (!options.onProgress) return;
     const now = clock.nowNs();
-    const environmentSteps = training.framesShown + evaluation.framesShown;
     // steps per second over windows of at least a second, so one slow step does not swing it
     if (now - lastReport >= 1e9 || rate === 0) {
       if (now > lastReport) rate = ((environmentSteps - stepsAtLastReport) * 1e9) / (now - lastReport);
@@ -228,6 +229,7 @@ export async function learn(options: LearnOptions): Promise<LearnResult> {
   // progress every 250 steps: cheap enough, frequent enough for a live view
   let untilReport = 250;
   const onStep = (): void => {
+    environmentSteps += 1;
     untilReport -= 1;
     if (untilReport > 0) return;
     untilReport = 250;
@@ -281,7 +283,7 @@ export async function learn(options: LearnOptions): Promise<LearnResult> {
     stepTime: summarizeStepTimes(trainLog),
     evalStepTime: summarizeStepTimes(evalLog),
     statuses,
-    stepsPerSecond: (training.framesShown + evaluation.framesShown) / Math.max(1e-9, wallSeconds),
+    stepsPerSecond: environmentSteps / Math.max(1e-9, wallSeconds),
     wallSeconds,
     memorySize: handle.memorySize(),
   };
