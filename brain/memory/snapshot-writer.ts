@@ -336,6 +336,33 @@ export class SnapshotWriter {
     return this.lastOutcome!;
   }
 
+  /**
+   * Drops a save in progress (after settle(): nothing in flight): closes and removes its temporary
+   * file without counting or logging a failure. Returns whether there was one. The snapshots on
+   * disk are untouched.
+   */
+  discard(): boolean {
+    const progress = this.progress;
+    if (!progress) return false;
+    if (this.committing || progress.inFlight > 0) {
+      throw new Error('discard while asynchronous writes are in flight; await settle() first');
+    }
+    if (progress.fd >= 0) {
+      try {
+        closeSync(progress.fd);
+      } catch {
+        // already closed
+      }
+    }
+    this.progress = undefined;
+    try {
+      unlinkSync(this.tempPath);
+    } catch {
+      // nothing to remove
+    }
+    return true;
+  }
+
   /** Resolves when no asynchronous write or commit is in flight (tests, shutdown). */
   async settle(): Promise<void> {
     while (this.committing || (this.progress !== undefined && this.progress.inFlight > 0)) {
@@ -478,9 +505,14 @@ export class PeriodicSnapshots implements CycleObserver {
     if (this.writer.state() === 'writing') this.writer.step(until);
   }
 
-  /** Shutdown: finish (or make) a save synchronously. */
+  /**
+   * Shutdown: a fresh save of the state now, synchronously. A periodic save still in progress is
+   * dropped first: its header and small sections (counts, normaliser, step counter) were captured
+   * when it began, older than the blocks it would copy now, and the last save should be exact.
+   */
   async saveNow(): Promise<SaveOutcome> {
     await this.writer.settle();
+    this.writer.discard();
     return this.writer.saveNow();
   }
 }

@@ -16,7 +16,7 @@ import * as assert from 'uvu/assert';
 import { configHash, previousSnapshotPath, type SnapshotError } from '../../../brain/memory/snapshot.js';
 import { inspectSnapshot, restoreSnapshot, SnapshotRestoreError } from '../../../brain/memory/snapshot-reader.js';
 import { storeSection } from '../../../brain/memory/snapshot-store.js';
-import { SnapshotWriter } from '../../../brain/memory/snapshot-writer.js';
+import { PeriodicSnapshots, SnapshotWriter } from '../../../brain/memory/snapshot-writer.js';
 import { ExperienceStore, type StoreLayout } from '../../../brain/memory/store.js';
 import { MockClock } from '../../../runtime/clock.js';
 import { CapturingLog, fillStore, storesEqual } from './snapshot-helpers.js';
@@ -80,6 +80,33 @@ snapshot('step() saves in bounded chunks before the deadline, then commits async
   assert.is(info.header.sections[0]?.meta.live, store.size());
   rmSync(dir, { recursive: true });
 });
+
+snapshot('the shutdown save drops a periodic save in progress and saves the state as it is now', async () => {
+  const { dir, path, store, clock, writer } = setup();
+  const periodic = new PeriodicSnapshots(writer, clock, { everyNs: 1 });
+  periodic.flush(clock.peek() + 3000); // begins a save: header and counts captured now
+  assert.is(writer.state(), 'writing');
+  await writer.settle();
+  const before = store.size();
+  for (let i = 0; i < 50; i++) store.release(lastLive(store));
+  assert.is(store.size(), before - 50, 'the memory changed while the periodic save was in progress');
+  const outcome = await periodic.saveNow();
+  assert.ok(outcome.ok, outcome.ok ? '' : outcome.error.message);
+  assert.is(writer.failed, 0, 'dropping the unfinished save is not a failure');
+  const info = inspectSnapshot(path);
+  assert.is(info.checksum, 'ok');
+  assert.is(info.header.sections[0]?.meta.live, store.size(), 'the header counts what the file holds now');
+  const restored = new ExperienceStore(layout);
+  restoreSnapshot({ path, sections: [storeSection(restored)], log: new CapturingLog() });
+  assert.equal(storesEqual(store, restored), []);
+  assert.not.ok(existsSync(writer.tempPath), 'no temporary file left behind');
+  rmSync(dir, { recursive: true });
+});
+
+function lastLive(store: ExperienceStore): number {
+  for (let slot = store.capacity - 1; slot >= 0; slot--) if (store.alive[slot] === 1) return slot;
+  throw new Error('no live slot');
+}
 
 snapshot('the previous good snapshot is kept beside the new one', () => {
   const { dir, path, store, writer } = setup();
