@@ -63,4 +63,42 @@ test('engram run: a bad config exits 2 naming the file and key; a missing --conf
   assert.match(written[1]!, /--config <file> is required/);
 });
 
+test('engram run refuses to start empty when the snapshot is unusable (onUnusable: fail), and may when told to', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'engram-run-'));
+  const snapshot = join(dir, 'snapshot.bin');
+  writeFileSync(snapshot, 'not a snapshot at all');
+  const raw = parse(readFileSync(join(configsDir, 'pendulum_swingup.yaml'), 'utf8'));
+  raw.snapshot = { path: snapshot };
+  raw.recording = { enabled: false };
+  const file = join(dir, 'run.yaml');
+  writeFileSync(file, stringify(raw));
+  const written: string[] = [];
+  const original = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string) => {
+    written.push(String(chunk));
+    return true;
+  }) as typeof process.stderr.write;
+  let code: number;
+  try {
+    code = await command.run(['--config', file, '--duration', '0.2s', '--no-status']);
+  } finally {
+    process.stderr.write = original;
+  }
+  assert.is(code, 1);
+  const message = written.find((line) => line.startsWith('engram run: cannot start:'));
+  assert.ok(message, written.join(''));
+  assert.match(message!, /snapshot\.onUnusable is 'fail'/);
+  assert.match(message!, /snapshot\.bin: not-a-snapshot/);
+  raw.snapshot.onUnusable = 'start-empty';
+  const started = await runConfig(parseRuntimeConfig(raw), {
+    durationMs: 200,
+    showStatus: false,
+    logger: silentLogger(),
+    handleSignals: false,
+  });
+  assert.is(started.snapshotRestored, null);
+  assert.is(started.restoredExperiences, 0);
+  rmSync(dir, { recursive: true, force: true });
+});
+
 test.run();
