@@ -48,6 +48,9 @@ export interface PlannerSettings {
   temperature: number;
 }
 
+/** Candidates scored between clock reads (one candidate costs ~5-15 µs here). */
+const CLOCK_EVERY = 4;
+
 /** A neighbour counts as "strong" (its successor joins the next step's set) above this share of the strongest. */
 const STRONG_SHARE = 0.25;
 
@@ -157,8 +160,10 @@ export class Planner {
     }
     const deadlineNs = this.deadlineNs;
     for (let c = 0; c < candidates; c++) {
-      // Anytime: never start another candidate after the deadline; candidate 0 always runs.
-      if (c > 0 && this.clock.nowNs() >= deadlineNs) {
+      // Anytime: never start another group of candidates after the deadline; candidate 0 always runs.
+      // The clock is read every CLOCK_EVERY candidates: a system clock read allocates a BigInt
+      // (measured: 2-3 extra scavenges per 10k steps when read before every candidate).
+      if (c > 0 && c % CLOCK_EVERY === 0 && this.clock.nowNs() >= deadlineNs) {
         status = Status.deadline;
         break;
       }

@@ -38,12 +38,13 @@ plan('with time to spare it scores every candidate and reports ok', async () => 
   assert.is(brain.planner.scored, 16);
 });
 
-plan('a deadline already past still yields one scored candidate and an in-range action', async () => {
+plan('a deadline already past still yields one group of scored candidates and an in-range action', async () => {
   const { brain, frame, action, times } = await warmBrain(16);
   action.fill(Number.NaN);
   const status = brain.step(frame, 0, action, times);
   assert.is(status, Status.deadline);
-  assert.is(brain.planner.scored, 1);
+  // the clock is read every 4 candidates: the first group runs, nothing after it
+  assert.ok(brain.planner.scored >= 1 && brain.planner.scored <= 4, `scored ${brain.planner.scored}`);
   for (const value of action) assert.ok(Number.isFinite(value));
 });
 
