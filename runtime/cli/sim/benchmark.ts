@@ -30,6 +30,8 @@ export interface LearningEntry {
   controller: string;
   seeds: number[];
   steps: number;
+  /** control steps each brain decision was held for */
+  actionRepeat: number;
   score: number;
   scores: number[];
   target: number | null;
@@ -93,6 +95,12 @@ function withLock<T>(path: string, update: () => T): T {
   }
 }
 
+/** Regenerates the 'learning' section of docs/benchmarks.md from bench/results/learning.json. */
+export function rewriteLearningSection(): string {
+  const resultsPath = join(repoRoot, 'bench', 'results', 'learning.json');
+  return updateBenchmarksDoc('learning', learningSection(Object.values(readEntries(resultsPath))));
+}
+
 export async function recordLearningBenchmark(report: RunReport): Promise<string> {
   const imageDir = join(repoRoot, 'docs', 'img');
   mkdirSync(imageDir, { recursive: true });
@@ -105,6 +113,7 @@ export async function recordLearningBenchmark(report: RunReport): Promise<string
     controller: report.controller,
     seeds: report.seeds,
     steps: runs[0]?.steps ?? 0,
+    actionRepeat: runs[0]?.actionRepeat ?? 1,
     score: report.score,
     scores: report.scores,
     target: learningTargets[report.task] ?? null,
@@ -137,6 +146,7 @@ function learningSection(entries: LearningEntry[]): string {
     e.target === null ? '-' : String(e.target),
     e.target === null ? '-' : e.score >= e.target ? 'yes' : `no (short by ${(e.target - e.score).toFixed(0)})`,
     `${e.steps} x ${e.seeds.length}`,
+    String(e.actionRepeat ?? 1),
     e.baselines.random.toFixed(0),
     e.baselines.zero.toFixed(0),
     e.stepP50Ms.toFixed(2),
@@ -147,7 +157,9 @@ function learningSection(entries: LearningEntry[]): string {
     '## Learning (issue 3): DeepMind Control Suite tasks, online, in lock-step',
     '',
     'Score: mean over seeds of the mean evaluation return (exploration off, 0-1000 scale) at the end of',
-    'training. Step times are `Brain.step` over training steps, on this shared 2-core machine.',
+    'training. Step times are `Brain.step` over training decisions, on this shared 2-core machine;',
+    'steps/s counts physics control steps. With action repeat n the brain decides every n-th step',
+    '(the per-task defaults in runtime/cli/sim/task-defaults.ts); episodes and scores are unchanged.',
     'Evaluation episodes are played with exploration off and stored nowhere (no maintain calls).',
     '',
     table(
@@ -157,6 +169,7 @@ function learningSection(entries: LearningEntry[]): string {
         'target',
         'reached',
         'steps x seeds',
+        'action repeat',
         'random',
         'zero',
         'step p50 ms',
