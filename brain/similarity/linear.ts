@@ -33,7 +33,8 @@ export class LinearBackend implements SimilarityBackend {
     const base = slot * this.dim;
     // The store normally wrote the vector already (vector is a view of it); copy when it did not.
     if (vector.buffer !== vectors.buffer || vector.byteOffset !== vectors.byteOffset + base * 4) {
-      vectors.set(vector.subarray(0, this.dim), base);
+      // Element by element: subarray() would allocate a view on every insert.
+      for (let i = 0; i < this.dim; i++) vectors[base + i] = vector[i]!;
     }
     if (this.indexed[slot] === 0) {
       this.indexed[slot] = 1;
