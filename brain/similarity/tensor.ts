@@ -396,19 +396,20 @@ function tensorFactory(
 
 const require = createRequire(import.meta.url);
 
-/** Why Dawn found no adapter, as far as we can tell from here. */
-function webgpuAbsenceReason(): string {
-  const vulkanPaths = [
-    '/usr/lib/x86_64-linux-gnu/libvulkan.so.1',
-    '/usr/lib/aarch64-linux-gnu/libvulkan.so.1',
-    '/usr/lib/libvulkan.so.1',
-    '/usr/lib64/libvulkan.so.1',
+/** Whether the Vulkan loader Dawn needs on Linux is installed (standard dirs and LD_LIBRARY_PATH). */
+function hasVulkanLoader(): boolean {
+  const dirs = [
+    '/usr/lib/x86_64-linux-gnu',
+    '/usr/lib/aarch64-linux-gnu',
+    '/usr/lib',
+    '/usr/lib64',
+    ...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter((dir) => dir !== ''),
   ];
-  const hasVulkan = vulkanPaths.some((path) => existsSync(path));
-  return hasVulkan
-    ? 'Dawn found no GPU adapter (the Vulkan loader is present but no device/driver answered)'
-    : 'Dawn found no GPU adapter: no Vulkan loader (libvulkan.so.1) on this machine, so no GPU driver to reach';
+  return dirs.some((dir) => existsSync(`${dir}/libvulkan.so.1`));
 }
+
+const noVulkanLoader =
+  'Dawn found no GPU adapter: no Vulkan loader (libvulkan.so.1) on this machine, so no GPU driver to reach';
 
 /** The tensor path's factories, best first. */
 export function tensorFactories(): BackendFactory[] {
@@ -426,6 +427,9 @@ export function tensorFactories(): BackendFactory[] {
       return { backend: 'tensorflow', device: 'tfjs-node-gpu (CUDA)' };
     }),
     tensorFactory('tensor-webgpu', 30, async () => {
+      // Without a Vulkan loader Dawn can find no adapter on Linux, and loading it only prints a
+      // native warning on stderr: say why here instead.
+      if (process.platform === 'linux' && !hasVulkanLoader()) return new Error(noVulkanLoader);
       const dawn = (await import('webgpu')) as unknown as {
         create: (options: string[]) => {
           requestAdapter(): Promise<{ info?: { description?: string; vendor?: string } } | null>;
@@ -434,7 +438,9 @@ export function tensorFactories(): BackendFactory[] {
       };
       const gpu = dawn.create([]);
       const adapter = await gpu.requestAdapter();
-      if (!adapter) return new Error(webgpuAbsenceReason());
+      if (!adapter) {
+        return new Error('Dawn found no GPU adapter (the Vulkan loader is present but no device or driver answered)');
+      }
       Object.assign(globalThis, dawn.globals);
       if (!('navigator' in globalThis) || !(globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu) {
         Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
