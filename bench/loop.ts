@@ -10,6 +10,7 @@
 import type { Brain } from '../brain/brain.js';
 import { brainConfig } from '../brain/config.js';
 import { createBrain } from '../brain/create.js';
+import { SinglePathIndex } from '../brain/linear-index.js';
 import type { VectorSource } from '../brain/memory/store.js';
 import type { SimilarityBackend, SimilarityIndex } from '../brain/similarity/backend.js';
 import { durationFlag, numberFlag, parseCommandArgs, printJsonLast, type Subcommand } from '../runtime/cli/args.js';
@@ -96,51 +97,6 @@ class CycleSampler implements CycleObserver {
   flush(): void {}
 }
 
-/** One backend as an index that never switches path (the benchmark measures HNSW alone). */
-class FixedPathIndex implements SimilarityIndex {
-  readonly name: string;
-  readonly dim: number;
-  readonly capacity: number;
-  constructor(private readonly backend: SimilarityBackend) {
-    this.name = backend.name;
-    this.dim = backend.dim;
-    this.capacity = backend.capacity;
-  }
-  size(): number {
-    return this.backend.size();
-  }
-  upsert(slot: number, vector: Float32Array): void {
-    this.backend.upsert(slot, vector);
-  }
-  remove(slot: number): void {
-    this.backend.remove(slot);
-  }
-  search(query: Float32Array, k: number, outSlots: Int32Array, outDist: Float32Array): number {
-    return this.backend.search(query, k, outSlots, outDist);
-  }
-  searchBatch(
-    queries: Float32Array,
-    batch: number,
-    k: number,
-    outSlots: Int32Array,
-    outDist: Float32Array,
-    outCounts: Int32Array,
-  ): void {
-    this.backend.searchBatch(queries, batch, k, outSlots, outDist, outCounts);
-  }
-  setEffort(ef: number): void {
-    this.backend.setEffort(ef);
-  }
-  dispose(): void {
-    this.backend.dispose();
-  }
-  atCycleBoundary(): void {}
-  maintain(): void {}
-  activePath(): string {
-    return this.name;
-  }
-}
-
 const quiet: EventLog = { info() {}, warn() {}, error() {} };
 
 /** HNSW when this build has it (loaded lazily), else undefined: the brain's exact scan is used. */
@@ -163,7 +119,7 @@ async function hnswIndexBuilder(
   return async (source) => {
     const backend = await factory({ M, efConstruction, efSearch }).create(source);
     if (backend instanceof Error) throw backend;
-    return new FixedPathIndex(backend);
+    return new SinglePathIndex(backend);
   };
 }
 
