@@ -3,32 +3,27 @@
  * through PerformanceObserver (the same source `engram profile` uses).
  */
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
+import { type Distribution, distributionOf } from '../../runtime/profile/stats.js';
 
-export interface Distribution {
-  count: number;
-  mean: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  max: number;
-}
+export type { Distribution };
 
-/** Percentiles of the first `count` samples (sorts a copy; call outside the measured region). */
+/**
+ * Percentiles of the first `count` samples (sorts a copy; call outside the measured region). The
+ * profiler's nearest-rank percentiles, with NaN rather than zeros when there are no samples.
+ */
 export function distribution(samples: Float64Array | number[], count = samples.length): Distribution {
-  const sorted = Float64Array.from(samples.slice(0, count)).sort();
-  const at = (q: number) => (count === 0 ? Number.NaN : sorted[Math.min(count - 1, Math.floor(q * count))]!);
-  let sum = 0;
-  for (let i = 0; i < count; i++) sum += sorted[i]!;
-  return {
-    count,
-    mean: count ? sum / count : Number.NaN,
-    p50: at(0.5),
-    p90: at(0.9),
-    p99: at(0.99),
-    p999: at(0.999),
-    max: count ? sorted[count - 1]! : Number.NaN,
-  };
+  if (count === 0) {
+    return {
+      count: 0,
+      mean: Number.NaN,
+      p50: Number.NaN,
+      p90: Number.NaN,
+      p99: Number.NaN,
+      p999: Number.NaN,
+      max: Number.NaN,
+    };
+  }
+  return distributionOf(samples instanceof Float64Array ? samples : Float64Array.from(samples), count);
 }
 
 /** Median of a list of numbers (e.g. the p99 of several repeated runs). */
