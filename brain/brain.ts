@@ -460,6 +460,7 @@ export class Brain implements Controller {
     const actionBase = slot * actionDim;
     for (let i = 0; i < actionDim; i++) store.action[actionBase + i] = this.actionPrev[i]!;
     store.reward[slot] = this.rewardCur;
+    this.local.observeReward(this.rewardCur);
 
     // Prediction error: what the model (before learning this) expected for this (state, action).
     const model = this.model;
