@@ -120,15 +120,22 @@ test('engram run restores what the previous run learned, and its recording repla
     assert.is(report.snapshot, join(recording, START_SNAPSHOT_FILE));
     assert.is(report.matchedCycles, secondSummary.cycles, 'every cycle of the run replays bit for bit');
 
-    // The live snapshot file now holds the memory as the run ended: replaying from it diverges,
-    // which is why the recording keeps its own start snapshot.
-    const fromLive = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', main, 'replay', recording, '--snapshot', snapshot, '--json'],
-      { cwd: root, encoding: 'utf8' },
-    );
-    assert.is(fromLive.status, 1, fromLive.stdout);
-    assert.ok(lastJson(fromLive.stdout).divergence, 'the end-of-run memory does not reproduce the run');
+    // The live snapshot file now holds the memory as the run ended, which has moved on from the
+    // memory the run started with: that is why the recording keeps its own start snapshot. (Whether
+    // replaying from the live file diverges depends on how much the extra experiences change the
+    // brain's actions in a 40-cycle run, so the test asserts the premise, not that consequence.)
+    const liveCount = (file: string) => {
+      const inspectedLive = spawnSync(process.execPath, ['--import', 'tsx', main, 'inspect', file, '--json'], {
+        cwd: root,
+        encoding: 'utf8',
+      });
+      assert.is(inspectedLive.status, 0, inspectedLive.stderr);
+      const liveSections = lastJson(inspectedLive.stdout).sections as { name: string; live?: number }[];
+      return liveSections.find((section) => section.name === 'experiences')?.live ?? -1;
+    };
+    const atStart = liveCount(join(recording, START_SNAPSHOT_FILE));
+    assert.is(atStart, learned, 'the recording keeps the memory the run started from');
+    assert.ok(liveCount(snapshot) > atStart, 'the live snapshot holds what the second run learned on top');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
