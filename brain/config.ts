@@ -55,7 +55,7 @@ export const plannerConfigSchema = z.strictObject({
   /** candidate actions scored per cycle at full effort */
   candidates: positiveInt.default(32),
   /** steps of each candidate sequence at full effort */
-  horizon: positiveInt.default(8),
+  horizon: positiveInt.default(16),
   /** discount per step for returns and plans */
   discount: z.number().min(0).lt(1).default(0.98),
   /** neighbours used by the kNN forward model beyond the first step (successors and their links) */
@@ -77,6 +77,16 @@ export const plannerConfigSchema = z.strictObject({
   temperature: z.number().positive().default(0.1),
   /** kernel of the local value fit: quadratic can represent a hilltop (e.g. a balanced pole), linear only a slope */
   valueKernel: z.enum(['linear', 'quadratic']).default('linear'),
+  /**
+   * rewards in local-linear rollouts: 'local' = the linear fit around the current context;
+   * 'lookup' = the state is stepped through the local dynamics and each step's reward is the
+   * kernel mean over the stored experiences nearest the predicted state (one index search per
+   * step and candidate), so a plan is scored where it goes; the end value is then the kernel mean
+   * of their returns (multiplied by `lookupValueWeight`)
+   */
+  rolloutReward: z.enum(['local', 'lookup']).default('lookup'),
+  /** weight of the looked-up end value with rolloutReward 'lookup' (0: rewards only) */
+  lookupValueWeight: z.number().min(0).default(1),
   /** ridge strength of the local linear fit (divided by each neighbour's kernel weight) */
   ridge: z.number().positive().default(0.1),
   /** value backups: 0 = kernel mean of the neighbours' returns (the behaviour's value), 1 = smoothed max (greedy, optimistic) */

@@ -23,6 +23,7 @@ import type { LocalLinearModel } from './local-model.js';
 import { type ExperienceStore, NO_SLOT } from './memory/store.js';
 import type { ForwardModel } from './predict.js';
 import type { Rng } from './rng.js';
+import type { SimilarityIndex } from './similarity/backend.js';
 
 export interface PlannerSettings {
   candidates: number;
@@ -46,6 +47,10 @@ export interface PlannerSettings {
   selection: 'best' | 'mppi';
   /** MPPI temperature as a fraction of the spread of scores */
   temperature: number;
+  /** local-linear rollouts: rewards from the local fit, or looked up at each predicted state */
+  rolloutReward?: 'local' | 'lookup';
+  /** weight of the looked-up end value (rolloutReward 'lookup') */
+  lookupValueWeight?: number;
 }
 
 /** Candidates scored between clock reads (one candidate costs ~5-15 µs here). */
@@ -83,6 +88,11 @@ export class Planner {
   private readonly noiseState: Float64Array;
   private readonly allSequences: Float32Array;
   private readonly x: Float32Array;
+  /** the context the current step's rollouts start from */
+  private readonly rolloutStart: Float32Array;
+  /** search results at a predicted state (rolloutReward 'lookup') */
+  private readonly lookupSlots: Int32Array;
+  private readonly lookupDistances: Float32Array;
   private readonly setA: Int32Array;
   private readonly setB: Int32Array;
   /** epoch stamps per slot: dedupes a rollout step's neighbour set without clearing anything */
@@ -102,6 +112,8 @@ export class Planner {
     private readonly rng: Rng,
     private readonly clock: Clock,
     private readonly settings: PlannerSettings,
+    /** the index searched at predicted states (rolloutReward 'lookup'), else null */
+    private readonly index: SimilarityIndex | null = null,
   ) {
     this.actionDim = store.actionDim;
     this.dim = store.contextDim;
@@ -116,6 +128,9 @@ export class Planner {
     this.noiseState = new Float64Array(this.actionDim);
     this.allSequences = new Float32Array(settings.candidates * settings.horizon * this.actionDim);
     this.x = new Float32Array(this.dim);
+    this.rolloutStart = new Float32Array(this.dim);
+    this.lookupSlots = new Int32Array(settings.modelK);
+    this.lookupDistances = new Float32Array(settings.modelK);
     this.setA = new Int32Array(settings.modelK);
     this.setB = new Int32Array(settings.modelK);
     this.visited = new Uint32Array(store.capacity);
@@ -155,6 +170,7 @@ export class Planner {
     let scored = 0;
     const linear = this.settings.model === 'local-linear';
     if (linear) {
+      for (let i = 0; i < this.dim; i++) this.rolloutStart[i] = ctx[i]!;
       this.local.bandwidth = this.model.stateBandwidth;
       this.local.fit(ctx, lookupSlots, lookupDistances, lookupCount);
     }
@@ -250,8 +266,58 @@ export class Planner {
 
   /** Rollout through the local linear fit: discounted predicted rewards + discounted value at the end. */
   private rolloutLinear(): void {
-    this.local.rollout(this.sequence, this.horizon, this.settings.discount);
-    this.rolloutScore = this.local.rolloutScore;
+    const index = this.index;
+    if (index === null || index.size() === 0) {
+      this.local.rollout(this.sequence, this.horizon, this.settings.discount);
+      this.rolloutScore = this.local.rolloutScore;
+      return;
+    }
+    // The state stepped explicitly through the local dynamics; each step's reward (and the end
+    // value) from the experiences nearest the predicted state: the local fit's reward is flat
+    // where all neighbours share one reward and cannot tell what a plan that leaves loses.
+    const local = this.local;
+    const x = this.x;
+    const dim = this.dim;
+    const discount = this.settings.discount;
+    const store = this.store;
+    const slots = this.lookupSlots;
+    const distances = this.lookupDistances;
+    for (let i = 0; i < dim; i++) x[i] = this.rolloutStart[i]!;
+    let score = 0;
+    let weight = 1;
+    let value = 0;
+    for (let h = 0; h < this.horizon; h++) {
+      local.predict(x, this.sequence, h * this.actionDim);
+      const delta = local.delta;
+      for (let i = 0; i < dim; i++) x[i] = x[i]! + delta[i]!;
+      const found = index.search(x, slots.length, slots, distances);
+      let distanceMin = Number.POSITIVE_INFINITY;
+      let distanceSum = 0;
+      for (let n = 0; n < found; n++) {
+        const d = distances[n]!;
+        if (d < distanceMin) distanceMin = d;
+        distanceSum += d;
+      }
+      const inverseBandwidth = found > 0 ? found / (distanceSum + 1e-6) : 0;
+      let weightSum = 0;
+      let reward = 0;
+      value = 0;
+      for (let n = 0; n < found; n++) {
+        const w = Math.exp((distanceMin - distances[n]!) * inverseBandwidth);
+        const slot = slots[n]!;
+        weightSum += w;
+        reward += w * store.reward[slot]!;
+        value += w * store.returnEstimate[slot]!;
+      }
+      if (weightSum > 0) {
+        reward /= weightSum;
+        value /= weightSum;
+      }
+      score += weight * reward;
+      weight *= discount;
+    }
+    // value: Q of the experiences at the last predicted state, which already holds their reward
+    this.rolloutScore = score + (this.settings.lookupValueWeight ?? 1) * weight * value;
   }
 
   /** Kernel confidence and surprise of the sequence's first action (the exploration bonus). */
