@@ -84,7 +84,7 @@ export const plannerConfigSchema = z.strictObject({
    * step and candidate), so a plan is scored where it goes; the end value is then the kernel mean
    * of their returns (multiplied by `lookupValueWeight`)
    */
-  rolloutReward: z.enum(['local', 'lookup']).default('lookup'),
+  rolloutReward: z.enum(['local', 'lookup', 'walk']).default('lookup'),
   /** weight of the looked-up end value with rolloutReward 'lookup' (0: rewards only) */
   lookupValueWeight: z.number().min(0).default(1),
   /** ridge strength of the local linear fit (divided by each neighbour's kernel weight) */

@@ -47,8 +47,12 @@ export interface PlannerSettings {
   selection: 'best' | 'mppi';
   /** MPPI temperature as a fraction of the spread of scores */
   temperature: number;
-  /** local-linear rollouts: rewards from the local fit, or looked up at each predicted state */
-  rolloutReward?: 'local' | 'lookup';
+  /**
+   * local-linear rollouts: rewards from the local fit ('local'), or from the experiences nearest
+   * each predicted state, found by an index search ('lookup') or by a walk along successor and
+   * similarity links from the previous step's nearest ('walk', cost independent of memory size)
+   */
+  rolloutReward?: 'local' | 'lookup' | 'walk';
   /** weight of the looked-up end value (rolloutReward 'lookup') */
   lookupValueWeight?: number;
 }
@@ -90,9 +94,16 @@ export class Planner {
   private readonly x: Float32Array;
   /** the context the current step's rollouts start from */
   private readonly rolloutStart: Float32Array;
-  /** search results at a predicted state (rolloutReward 'lookup') */
-  private readonly lookupSlots: Int32Array;
-  private readonly lookupDistances: Float32Array;
+  /** search results at a predicted state (rolloutReward 'lookup'), or the walk's current set ('walk') */
+  private lookupSlots: Int32Array;
+  private lookupDistances: Float32Array;
+  /** the walk's next set, swapped with lookupSlots / lookupDistances each rollout step */
+  private walkSlots: Int32Array;
+  private walkDistances: Float32Array;
+  /** the current step's context lookup, where every walk starts */
+  private startSlots: Int32Array | null = null;
+  private startDistances: Float32Array | null = null;
+  private startCount = 0;
   private readonly setA: Int32Array;
   private readonly setB: Int32Array;
   /** epoch stamps per slot: dedupes a rollout step's neighbour set without clearing anything */
@@ -131,6 +142,8 @@ export class Planner {
     this.rolloutStart = new Float32Array(this.dim);
     this.lookupSlots = new Int32Array(settings.modelK);
     this.lookupDistances = new Float32Array(settings.modelK);
+    this.walkSlots = new Int32Array(settings.modelK);
+    this.walkDistances = new Float32Array(settings.modelK);
     this.setA = new Int32Array(settings.modelK);
     this.setB = new Int32Array(settings.modelK);
     this.visited = new Uint32Array(store.capacity);
@@ -171,6 +184,9 @@ export class Planner {
     const linear = this.settings.model === 'local-linear';
     if (linear) {
       for (let i = 0; i < this.dim; i++) this.rolloutStart[i] = ctx[i]!;
+      this.startSlots = lookupSlots;
+      this.startDistances = lookupDistances;
+      this.startCount = lookupCount;
       this.local.bandwidth = this.model.stateBandwidth;
       this.local.fit(ctx, lookupSlots, lookupDistances, lookupCount);
     }
@@ -267,7 +283,11 @@ export class Planner {
   /** Rollout through the local linear fit: discounted predicted rewards + discounted value at the end. */
   private rolloutLinear(): void {
     const index = this.index;
-    if (index === null || index.size() === 0) {
+    const walk = this.settings.rolloutReward === 'walk';
+    if (
+      (walk ? this.startCount === 0 : index === null || index.size() === 0) ||
+      this.settings.rolloutReward === 'local'
+    ) {
       this.local.rollout(this.sequence, this.horizon, this.settings.discount);
       this.rolloutScore = this.local.rolloutScore;
       return;
@@ -280,17 +300,26 @@ export class Planner {
     const dim = this.dim;
     const discount = this.settings.discount;
     const store = this.store;
-    const slots = this.lookupSlots;
-    const distances = this.lookupDistances;
     for (let i = 0; i < dim; i++) x[i] = this.rolloutStart[i]!;
     let score = 0;
     let weight = 1;
     let value = 0;
+    let found = 0;
+    if (walk) {
+      found = Math.min(this.startCount, this.lookupSlots.length);
+      for (let n = 0; n < found; n++) {
+        this.lookupSlots[n] = this.startSlots![n]!;
+        this.lookupDistances[n] = this.startDistances![n]!;
+      }
+    }
     for (let h = 0; h < this.horizon; h++) {
       local.predict(x, this.sequence, h * this.actionDim);
       const delta = local.delta;
       for (let i = 0; i < dim; i++) x[i] = x[i]! + delta[i]!;
-      const found = index.search(x, slots.length, slots, distances);
+      if (walk) found = this.walkFrom(found);
+      else found = index!.search(x, this.lookupSlots.length, this.lookupSlots, this.lookupDistances);
+      const slots = this.lookupSlots;
+      const distances = this.lookupDistances;
       let distanceMin = Number.POSITIVE_INFINITY;
       let distanceSum = 0;
       for (let n = 0; n < found; n++) {
@@ -318,6 +347,69 @@ export class Planner {
     }
     // value: Q of the experiences at the last predicted state, which already holds their reward
     this.rolloutScore = score + (this.settings.lookupValueWeight ?? 1) * weight * value;
+  }
+
+  /**
+   * One step of the link walk: from the `count` experiences in lookupSlots (nearest the previous
+   * predicted state), the candidates are those experiences, their successors, and the similarity
+   * links of the successors; the nearest `modelK` of them to the new predicted state `x` become
+   * lookupSlots / lookupDistances (squared L2, ascending). Returns how many. About 80 distance
+   * computations per step, whatever the memory size: a greedy search on the experience graph that
+   * follows where recorded trajectories went.
+   */
+  private walkFrom(count: number): number {
+    const store = this.store;
+    const links = store.linksPerExperience;
+    const epoch = ++this.epoch;
+    const from = this.lookupSlots;
+    let kept = 0;
+    for (let m = 0; m < count; m++) {
+      const slot = from[m]!;
+      kept = this.walkConsider(slot, epoch, kept);
+      const successor = store.liveSuccessor(slot);
+      if (successor === NO_SLOT) continue;
+      kept = this.walkConsider(successor, epoch, kept);
+      const base = successor * links;
+      for (let j = 0; j < links; j++) {
+        if (store.linkIsLive(successor, j)) kept = this.walkConsider(store.links[base + j]!, epoch, kept);
+      }
+    }
+    const slots = this.walkSlots;
+    this.walkSlots = this.lookupSlots;
+    this.lookupSlots = slots;
+    const distances = this.walkDistances;
+    this.walkDistances = this.lookupDistances;
+    this.lookupDistances = distances;
+    return kept;
+  }
+
+  /** Inserts `slot` into the walk's sorted next set if it is new this step and near enough to `x`. */
+  private walkConsider(slot: number, epoch: number, kept: number): number {
+    const visited = this.visited;
+    if (visited[slot] === epoch) return kept;
+    visited[slot] = epoch;
+    const dim = this.dim;
+    const context = this.store.context;
+    const x = this.x;
+    const base = slot * dim;
+    let d = 0;
+    for (let i = 0; i < dim; i++) {
+      const e = context[base + i]! - x[i]!;
+      d += e * e;
+    }
+    const slots = this.walkSlots;
+    const distances = this.walkDistances;
+    const capacity = slots.length;
+    if (kept === capacity && d >= distances[kept - 1]!) return kept;
+    let at = kept < capacity ? kept : capacity - 1;
+    while (at > 0 && distances[at - 1]! > d) {
+      slots[at] = slots[at - 1]!;
+      distances[at] = distances[at - 1]!;
+      at--;
+    }
+    slots[at] = slot;
+    distances[at] = d;
+    return kept < capacity ? kept + 1 : kept;
   }
 
   /** Kernel confidence and surprise of the sequence's first action (the exploration bonus). */
