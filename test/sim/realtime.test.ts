@@ -1,38 +1,48 @@
-/** `engram sim --realtime` pieces: the environment as a Driver, and a short run through the real loop. */
+/** `engram sim --realtime` pieces: the in-process sim driver it and `engram run` use, and a short run through the real loop. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { InProcessSimDriver, simChannels } from '../../drivers/sim/inprocess.js';
 import { RandomController } from '../../runtime/cli/sim/baselines.js';
-import { EnvironmentDriver, realtimeConfig, runRealtime } from '../../runtime/cli/sim/realtime.js';
+import { realtimeConfig, runRealtime } from '../../runtime/cli/sim/realtime.js';
 import { systemClock } from '../../runtime/clock.js';
 import { createAction, createFrame, Status } from '../../runtime/contracts.js';
-import { Environment } from '../../sim/environment.js';
 import type { TaskDefinition } from '../../sim/task.js';
 import { builtinTasks } from '../../sim/tasks/index.js';
 
 const balance = builtinTasks.cartpole_balance as TaskDefinition;
 
-test("EnvironmentDriver (engram run's in-process driver) hands out each frame once, steps once per action, and shows the final frame", async () => {
-  const env = await Environment.create({ ...balance, episodeSteps: 3 }, 1);
-  const driver = new EnvironmentDriver(env, systemClock);
-  const frame = createFrame(5);
-  const action = createAction(1);
+test("InProcessSimDriver (engram run's and --realtime's driver) hands out each frame once, steps once per answer, and shows the final frame", async () => {
+  const driver = new InProcessSimDriver({
+    config: { task: balance.name, seed: 1 },
+    channels: simChannels(balance),
+    actionSize: balance.actionSize,
+    clock: systemClock,
+  });
+  const frame = createFrame(balance.observationSize);
+  const action = createAction(balance.actionSize);
+  const stepsDone = () => driver.counters().actionsPublished - driver.episodeReturns().length;
   await driver.start();
   assert.is(driver.poll(frame), Status.ok);
   assert.is(frame.episodeStart, true);
+  assert.is(frame.reward, 0, 'the first frame of an episode has no reward');
   assert.is(driver.poll(frame), Status.noInput, 'one frame per step');
-  for (let step = 1; step <= 3; step++) {
+  for (let step = 1; step <= balance.episodeSteps; step++) {
+    action.frameSeq = frame.seq;
     driver.publish(action);
     assert.is(driver.poll(frame), Status.ok);
     assert.is(frame.episodeStart, false);
-    assert.ok(frame.reward > 0, 'the reward of the step that led here');
+    if (step <= 3) assert.ok(frame.reward > 0, 'the reward of the step that led here');
   }
-  assert.is(driver.stepsDone, 3);
-  driver.publish(action); // answers the final frame: the next episode starts
+  assert.is(stepsDone(), balance.episodeSteps);
+  assert.is(driver.episodeReturns().length, 0, 'the final frame is shown before the episode ends');
+  action.frameSeq = frame.seq;
+  driver.publish(action); // answers the final frame: the next episode starts, physics does not step
   assert.is(driver.poll(frame), Status.ok);
   assert.is(frame.episodeStart, true);
-  assert.is(driver.episodes.length, 1);
-  assert.is(driver.stepsDone, 3);
-  env.dispose();
+  assert.is(driver.episodeReturns().length, 1);
+  assert.ok(driver.episodeReturns()[0]! > 0);
+  assert.is(stepsDone(), balance.episodeSteps);
+  await driver.stop();
 });
 
 test('a second of cartpole through the runtime loop at 100 Hz (in-process sim driver)', async () => {

@@ -23,9 +23,6 @@ import type { ControllerHandle, Progress, StepTimeSummary, TrainingEpisode } fro
 import { summarizeStepTimes } from './learn.js';
 import { createStepTimeLog, type StepTimeLog } from './lockstep.js';
 
-/** Re-exported for runtime/cli/run.ts (see environment-driver.ts). */
-export { EnvironmentDriver } from './environment-driver.js';
-
 /** Copies each answered cycle's step time (encode + lookup + activation + plan) into a log. */
 class StepTimeObserver implements CycleObserver {
   constructor(readonly log: StepTimeLog) {}
