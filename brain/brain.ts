@@ -196,6 +196,8 @@ export class Brain implements Controller {
         temperature: planner.temperature,
         rolloutReward: planner.rolloutReward,
         lookupValueWeight: planner.lookupValueWeight,
+        stateNoveltyWeight: exploration.stateNoveltyWeight,
+        noveltyRadius: exploration.noveltyRadius,
       },
       planner.rolloutReward === 'lookup' ? index : null,
     );

@@ -82,10 +82,13 @@ export const plannerConfigSchema = z.strictObject({
    * 'lookup' = the state is stepped through the local dynamics and each step's reward is the
    * kernel mean over the stored experiences nearest the predicted state (one index search per
    * step and candidate), so a plan is scored where it goes; the end value is then the kernel mean
-   * of their returns (multiplied by `lookupValueWeight`)
+   * of their returns (multiplied by `lookupValueWeight`); 'walk' (default) = the same, with the
+   * nearest experiences found by walking successor and similarity links from the previous step's
+   * (about 80 distances per step whatever the memory size: 4x faster than 'lookup' and as good
+   * on cartpole, docs/brain.md)
    */
-  rolloutReward: z.enum(['local', 'lookup', 'walk']).default('lookup'),
-  /** weight of the looked-up end value with rolloutReward 'lookup' (0: rewards only) */
+  rolloutReward: z.enum(['local', 'lookup', 'walk']).default('walk'),
+  /** weight of the looked-up end value with rolloutReward 'lookup' or 'walk' (0: rewards only) */
   lookupValueWeight: z.number().min(0).default(1),
   /** ridge strength of the local linear fit (divided by each neighbour's kernel weight) */
   ridge: z.number().positive().default(0.1),
@@ -100,6 +103,13 @@ export const plannerConfigSchema = z.strictObject({
 export const explorationConfigSchema = z.strictObject({
   /** weight of the novelty / prediction-error bonus when confidence is low */
   noveltyWeight: z.number().min(0).default(1),
+  /**
+   * weight of the bonus for plans that lead to states unlike anything stored (each predicted
+   * state's distance to its nearest experience; planner.rolloutReward 'lookup' or 'walk')
+   */
+  stateNoveltyWeight: z.number().min(0).default(0),
+  /** distance in normalised units at which a predicted state counts as novel */
+  noveltyRadius: z.number().positive().default(0.2),
   /** std-dev of action noise at zero confidence, as a fraction of the action range */
   noise: z.number().min(0).default(0.3),
   /** noise that remains at full confidence, as a fraction of the action range */

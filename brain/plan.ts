@@ -55,6 +55,13 @@ export interface PlannerSettings {
   rolloutReward?: 'local' | 'lookup' | 'walk';
   /** weight of the looked-up end value (rolloutReward 'lookup') */
   lookupValueWeight?: number;
+  /**
+   * while exploring, bonus per rollout step for predicted states far from every stored experience
+   * (rolloutReward 'lookup' or 'walk'): directed exploration toward what has not been seen
+   */
+  stateNoveltyWeight?: number;
+  /** distance (normalised units) at which a predicted state counts as novel */
+  noveltyRadius?: number;
 }
 
 /** Candidates scored between clock reads (one candidate costs ~5-15 µs here). */
@@ -112,6 +119,8 @@ export class Planner {
   /** confidence and surprise at step 0 of the last rollout */
   private firstConfidence = 0;
   private firstSurprise = 0;
+  /** whether the current choose() explores (adds novelty bonuses) */
+  private exploring = false;
   /** result of the last rollout (a field, not a return value: a returned double is boxed on the heap) */
   private rolloutScore = 0.5;
 
@@ -191,6 +200,7 @@ export class Planner {
       this.local.fit(ctx, lookupSlots, lookupDistances, lookupCount);
     }
     const deadlineNs = this.deadlineNs;
+    this.exploring = exploring;
     for (let c = 0; c < candidates; c++) {
       // Anytime: never start another group of candidates after the deadline; candidate 0 always runs.
       // The clock is read every CLOCK_EVERY candidates: a system clock read allocates a BigInt
@@ -305,6 +315,10 @@ export class Planner {
     let weight = 1;
     let value = 0;
     let found = 0;
+    const noveltyWeight = this.exploring ? (this.settings.stateNoveltyWeight ?? 0) : 0;
+    const radius = this.settings.noveltyRadius ?? 0.2;
+    const inverseRadiusSquared = 1 / (radius * radius);
+    let novelty = 0;
     if (walk) {
       found = Math.min(this.startCount, this.lookupSlots.length);
       for (let n = 0; n < found; n++) {
@@ -343,8 +357,10 @@ export class Planner {
         value /= weightSum;
       }
       score += weight * reward;
+      if (noveltyWeight > 0) novelty += weight * (1 - Math.exp(-distanceMin * inverseRadiusSquared));
       weight *= discount;
     }
+    score += noveltyWeight * novelty;
     // value: Q of the experiences at the last predicted state, which already holds their reward
     this.rolloutScore = score + (this.settings.lookupValueWeight ?? 1) * weight * value;
   }
