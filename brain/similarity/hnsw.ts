@@ -15,7 +15,25 @@
  * arrays. We reuse one number[] scratch for the query, cross the boundary once per search and copy
  * the result into the caller's typed arrays. That allocation is the one documented exception to
  * the no-allocation rule on this path.
+ *
+ * Deferred writes (`deferWrites`, what the registry uses). An insert costs 30-150 µs, but an update
+ * of an existing label (slot reuse after eviction, re-encoding) runs hnswlib's updatePoint, which
+ * repairs every neighbour's links: measured here at N = 5,000, d = 64: p50 0.9 ms, p99 1.7 ms,
+ * p99.9 3.5 ms (d = 3: p50 56 µs, p99.9 4 ms). Done inside the brain's maintain that overran its
+ * 2 ms slack window. With deferWrites, `upsert` only queues the slot (one queue entry per slot,
+ * so the queue never holds more than `capacity`); `maintain(untilNs)` applies queued slots, reading
+ * their vectors from the store, and starts one only when its estimated cost (a decaying recent
+ * maximum) fits before `untilNs`. `remove` is applied at once (markDelete: ~1 µs), so a search
+ * never returns an evicted slot; a queued slot is searchable with its previous vector (an update)
+ * or not yet (an insert) until applied. Searches on this path therefore depend on how much slack
+ * time there was, like the registry's own build (docs/persistence.md, Replay).
+ *
+ * Export for snapshots (`beginExport`): hnswlib writes its index file from a worker thread and
+ * must not see concurrent writes, so while it writes, nothing is applied (removes are queued too and
+ * hidden from searches). From the export on, every slot whose index entry may differ from the file
+ * is marked in `dirty` (queued then, or touched since), so a restore only repairs those slots.
  */
+import type { Clock } from '../../runtime/contracts.js';
 import type { VectorSource } from '../memory/store.js';
 import type { BackendFactory, SimilarityBackend } from './backend.js';
 
@@ -30,7 +48,12 @@ export interface HnswOptions {
   seed?: number;
   /** elements allocated at start; the index doubles (resizeIndex) up to the store's capacity */
   initialElements?: number;
+  /** queue upserts and apply them in maintain(untilNs) (see the file comment); default false */
+  deferWrites?: boolean;
 }
+
+/** used when maintain is called without a clock */
+const processClock: Clock = { nowNs: () => Number(process.hrtime.bigint()) };
 
 /** Per-slot state inside the index. */
 const Absent = 0;
@@ -48,6 +71,25 @@ export class HnswBackend implements SimilarityBackend {
   private maxElements: number;
   /** the one number[] that crosses into the addon for queries and inserts */
   private readonly scratch: number[];
+  private readonly deferWrites: boolean;
+  /** deferred slots, a ring of `capacity` (a slot is in it at most once: `queued`) */
+  private readonly queue: Int32Array;
+  private readonly queued: Uint8Array;
+  private queueHead = 0;
+  private queueLength = 0;
+  /** per slot: 1 = should be live (upserted and not removed since) */
+  private readonly wanted: Uint8Array;
+  /** removed while an export was writing: still in the native index, hidden from searches */
+  private readonly hidden: Uint8Array;
+  private hiddenCount = 0;
+  /** estimated cost of applying one queued slot (decaying recent maximum), ns */
+  private applyCostNs = 0;
+  /** an index file is being written from hnswlib's worker thread: apply nothing */
+  private exporting = false;
+  /** per slot since the last beginExport: 1 = the exported file may differ from the store here */
+  private dirty: Uint8Array | undefined;
+  /** counted for metrics and tests */
+  readonly counters = { applied: 0, deferredRemoves: 0, maxQueue: 0 };
 
   constructor(
     private readonly module: HnswModule,
@@ -59,6 +101,11 @@ export class HnswBackend implements SimilarityBackend {
     this.capacity = source.capacity;
     this.slotState = new Uint8Array(source.capacity);
     this.scratch = new Array<number>(source.dim).fill(0);
+    this.deferWrites = options.deferWrites ?? false;
+    this.queue = new Int32Array(this.deferWrites ? source.capacity : 0);
+    this.queued = new Uint8Array(this.deferWrites ? source.capacity : 0);
+    this.wanted = new Uint8Array(source.capacity);
+    this.hidden = new Uint8Array(source.capacity);
     this.maxElements = Math.min(source.capacity, Math.max(16, options.initialElements ?? 1024));
     this.index.initIndex(this.maxElements, options.M, options.efConstruction, options.seed ?? 100, false);
     this.index.setEf(options.efSearch);
@@ -68,9 +115,116 @@ export class HnswBackend implements SimilarityBackend {
     return this.liveCount;
   }
 
-  /** Inserts or overwrites `slot`. Costs an HNSW insert (tens to hundreds of µs): slack time only. */
+  /** Index parameters (a saved index is reused only when they match). */
+  get parameters(): { M: number; efConstruction: number; dim: number } {
+    return { M: this.options.M, efConstruction: this.options.efConstruction, dim: this.dim };
+  }
+
+  /**
+   * Inserts or overwrites `slot`. Immediate: an HNSW insert or update (tens of µs to ms). With
+   * deferWrites the vector is the store's row (a different vector is written into it first, as the
+   * tensor path does) and the slot is queued for maintain.
+   */
   upsert(slot: number, vector: Float32Array): void {
     if (slot < 0 || slot >= this.capacity || vector.length < this.dim) return;
+    this.wanted[slot] = 1;
+    if (this.dirty !== undefined) this.dirty[slot] = 1;
+    if (!this.deferWrites) {
+      this.apply(slot, vector);
+      return;
+    }
+    const dim = this.dim;
+    const vectors = this.source.vectors;
+    const base = slot * dim;
+    if (vector.buffer !== vectors.buffer || vector.byteOffset !== vectors.byteOffset + base * 4) {
+      vectors.set(vector.subarray(0, dim), base);
+    }
+    this.enqueue(slot);
+  }
+
+  remove(slot: number): void {
+    if (slot < 0 || slot >= this.capacity || this.wanted[slot] !== 1) return;
+    this.wanted[slot] = 0;
+    if (this.dirty !== undefined) this.dirty[slot] = 1;
+    if (this.exporting) {
+      // The worker thread is reading the native index: hide the slot now, mark it deleted later.
+      if (this.slotState[slot] === Live && this.hidden[slot] === 0) {
+        this.hidden[slot] = 1;
+        this.hiddenCount++;
+      }
+      this.counters.deferredRemoves++;
+      this.enqueue(slot);
+      return;
+    }
+    this.markDeleted(slot);
+  }
+
+  /** Slots queued and not applied yet (0 when synced). */
+  pending(): number {
+    return this.queueLength;
+  }
+
+  /** True when every upsert and remove has reached the native index. */
+  isSynced(): boolean {
+    return this.queueLength === 0;
+  }
+
+  /**
+   * Applies queued slots until `untilNs`, starting one only when its estimated cost fits. Nothing
+   * while an export is writing. Returns how many were applied.
+   */
+  maintain(untilNs: number, clock: Clock = processClock): number {
+    if (this.exporting || this.queueLength === 0) return 0;
+    let applied = 0;
+    while (this.queueLength > 0) {
+      const before = clock.nowNs();
+      if (before + this.applyCostNs > untilNs) {
+        // Let the estimate decay so that one slow update does not stop the queue for good.
+        this.applyCostNs *= 0.9;
+        break;
+      }
+      this.applyNext();
+      applied++;
+      const cost = clock.nowNs() - before;
+      this.applyCostNs = cost > this.applyCostNs ? cost : 0.95 * this.applyCostNs + 0.05 * cost;
+    }
+    return applied;
+  }
+
+  /** Applies every queued slot now, whatever it costs (shutdown, tests, benchmarks). */
+  flush(): void {
+    if (this.exporting) throw new Error('HNSW flush while an index export is writing');
+    while (this.queueLength > 0) this.applyNext();
+  }
+
+  private enqueue(slot: number): void {
+    if (this.queued[slot] === 1) return;
+    this.queued[slot] = 1;
+    this.queue[(this.queueHead + this.queueLength) % this.capacity] = slot;
+    this.queueLength++;
+    if (this.queueLength > this.counters.maxQueue) this.counters.maxQueue = this.queueLength;
+  }
+
+  private applyNext(): void {
+    const slot = this.queue[this.queueHead]!;
+    this.queueHead = (this.queueHead + 1) % this.capacity;
+    this.queueLength--;
+    this.queued[slot] = 0;
+    if (this.hidden[slot] === 1) {
+      this.hidden[slot] = 0;
+      this.hiddenCount--;
+    }
+    if (this.wanted[slot] === 1) {
+      const base = slot * this.dim;
+      this.apply(slot, this.source.vectors.subarray(base, base + this.dim));
+    } else {
+      this.markDeleted(slot);
+    }
+    this.counters.applied++;
+  }
+
+  /** The native insert or update of `slot`. */
+  private apply(slot: number, vector: Float32Array): void {
     const scratch = this.scratch;
     for (let i = 0; i < this.dim; i++) scratch[i] = vector[i]!;
     const state = this.slotState[slot];
@@ -88,8 +242,8 @@ export class HnswBackend implements SimilarityBackend {
     }
   }
 
-  remove(slot: number): void {
-    if (slot < 0 || slot >= this.capacity || this.slotState[slot] !== Live) return;
+  private markDeleted(slot: number): void {
+    if (this.slotState[slot] !== Live) return;
     this.index.markDelete(slot);
     this.slotState[slot] = Deleted;
     this.liveCount--;
@@ -124,23 +278,74 @@ export class HnswBackend implements SimilarityBackend {
   }
 
   /**
-   * Snapshot support (issue 8): writes the index file (hnswlib's own format, ~405 B per vector at
-   * d = 64). Save the store alongside: the index holds labels (slots), not experiences.
+   * Snapshot support: writes the index file (hnswlib's format, ~405 B per vector at d = 64) from
+   * hnswlib's worker thread. Until it resolves nothing is applied (removes are hidden instead); from
+   * now until the next export, `dirty` marks every slot where the file may differ from the store
+   * (queued now, or upserted/removed since). Save the store alongside: the index holds labels
+   * (slots), not experiences.
    */
+  async beginExport(path: string): Promise<void> {
+    if (this.exporting) throw new Error('an HNSW index export is already writing');
+    const dirty = this.dirty ?? new Uint8Array(this.capacity);
+    if (this.deferWrites) dirty.set(this.queued);
+    else dirty.fill(0);
+    this.dirty = dirty;
+    this.exporting = true;
+    try {
+      await this.index.writeIndex(path);
+    } finally {
+      this.exporting = false;
+    }
+  }
+
+  /** Synchronous export (shutdown): applies the queue first, so the file matches the store exactly. */
+  exportSync(path: string): void {
+    this.flush();
+    const dirty = this.dirty ?? new Uint8Array(this.capacity);
+    dirty.fill(0);
+    this.dirty = dirty;
+    this.index.writeIndexSync(path);
+  }
+
+  /** True while an export's file is being written (nothing is applied meanwhile). */
+  isExporting(): boolean {
+    return this.exporting;
+  }
+
+  /** The slots changed since the last export as a bitmap (bit s%8 of byte s/8); all set if none. */
+  dirtyBits(out: Uint8Array): void {
+    out.fill(0);
+    const dirty = this.dirty;
+    for (let slot = 0; slot < this.capacity; slot++) {
+      if (dirty === undefined || dirty[slot] === 1) out[slot >> 3]! |= 1 << (slot & 7);
+    }
+  }
+
+  /** Writes the index file now (applying the queue first). */
   async saveIndex(path: string): Promise<void> {
+    this.flush();
     await this.index.writeIndex(path);
   }
 
   /**
-   * Replaces this index with one read from `path` (written by saveIndex for a store of the same
-   * dim). Restore the store first: the index is then reconciled with it (slots dead in the store
-   * are marked deleted, live slots missing from the file are inserted, live slots whose vector
-   * changed since the file was written are updated), so the two agree even if the file is older.
-   * Cost at load: one getPoint per live slot (about a second per million at d = 64).
+   * Replaces this index with one read from `path` (written by saveIndex / an export for a store of
+   * the same dim). Restore the store first: the index is then reconciled with it. Every slot is
+   * checked (a getPoint per live slot: about a second per million at d = 64); `importIndex` with
+   * the export's dirty bitmap checks only the slots that may differ.
    */
   async loadIndex(path: string): Promise<void> {
+    this.importIndex(path, undefined);
+  }
+
+  /**
+   * Reads an index file and reconciles it with the store (restored first): slots marked in
+   * `dirtyBits` (undefined = all) are repaired (dead ones marked deleted, live ones missing from the
+   * file inserted, live ones whose vector differs updated); the others are taken as the file has
+   * them. Synchronous: start-up only. Throws when the file does not fit this backend.
+   */
+  importIndex(path: string, dirtyBits: Uint8Array | undefined): { repaired: number } {
     const loaded = new this.module.HierarchicalNSW('l2', this.dim);
-    await loaded.readIndex(path, false);
+    loaded.readIndexSync(path, false);
     if (loaded.getNumDimensions() !== this.dim) {
       throw new Error(`HNSW index ${path} has dim ${loaded.getNumDimensions()}, expected ${this.dim}`);
     }
@@ -149,16 +354,34 @@ export class HnswBackend implements SimilarityBackend {
         `HNSW index ${path} holds up to ${loaded.getMaxElements()} elements, capacity is ${this.capacity}`,
       );
     }
+    const ids = loaded.getIdsList();
+    for (const label of ids) {
+      if (label < 0 || label >= this.capacity) throw new Error(`HNSW index ${path} holds label ${label} >= capacity`);
+    }
     this.index = loaded;
     this.index.setEf(this.options.efSearch);
-    this.maxElements = loaded.getMaxElements();
+    this.maxElements = Math.max(16, loaded.getMaxElements());
     this.slotState.fill(Absent);
+    this.wanted.fill(0);
+    this.hidden.fill(0);
+    this.hiddenCount = 0;
+    this.queued.fill(0);
+    this.queueHead = 0;
+    this.queueLength = 0;
     this.liveCount = 0;
-    this.elementCount = 0;
+    this.elementCount = ids.length;
+    this.dirty = undefined;
     const alive = this.source.alive;
-    for (const label of loaded.getIdsList()) {
-      if (label < 0 || label >= this.capacity) throw new Error(`HNSW index ${path} holds label ${label} >= capacity`);
-      this.elementCount++;
+    const isDirty = (slot: number): boolean =>
+      dirtyBits === undefined || ((dirtyBits[slot >> 3] ?? 0xff) & (1 << (slot & 7))) !== 0;
+    let repaired = 0;
+    for (const label of ids) {
+      if (!isDirty(label)) {
+        // Unchanged since the export: the file's deleted mark agrees with the store.
+        this.slotState[label] = alive[label] === 1 ? Live : Deleted;
+        if (alive[label] === 1) this.liveCount++;
+        continue;
+      }
       // The file does not say which labels were deleted; unmark/mark and ignore "already so".
       if (alive[label] === 1) {
         try {
@@ -177,25 +400,30 @@ export class HnswBackend implements SimilarityBackend {
         this.slotState[label] = Deleted;
       }
     }
-    // Live slots the file lacks are inserted; live slots whose stored vector differs from the
-    // store's (the slot was reused after the snapshot) are updated in place.
+    // Live slots the file lacks are inserted; dirty live slots whose stored vector differs from
+    // the store's (the slot was reused or re-encoded after the export) are updated in place.
     const vectors = this.source.vectors;
     const dim = this.dim;
     for (let slot = 0; slot < this.capacity; slot++) {
       if (alive[slot] !== 1) continue;
+      this.wanted[slot] = 1;
       const view = vectors.subarray(slot * dim, (slot + 1) * dim);
       if (this.slotState[slot] === Absent) {
-        this.upsert(slot, view);
+        this.apply(slot, view);
+        repaired++;
         continue;
       }
+      if (!isDirty(slot)) continue;
       const stored = loaded.getPoint(slot);
       for (let i = 0; i < dim; i++) {
         if (Math.fround(stored[i]!) !== view[i]) {
-          this.upsert(slot, view);
+          this.apply(slot, view);
+          repaired++;
           break;
         }
       }
     }
+    return { repaired };
   }
 
   private grow(): void {
@@ -218,13 +446,20 @@ export class HnswBackend implements SimilarityBackend {
     if (want <= 0) return 0;
     const scratch = this.scratch;
     for (let i = 0; i < this.dim; i++) scratch[i] = query[queryOffset + i]!;
-    const result = this.index.searchKnn(scratch, want);
+    // Slots removed during an export are still in the native index: ask for more, skip them.
+    let ask = want + this.hiddenCount;
+    if (ask > this.elementCount) ask = this.elementCount;
+    const result = this.index.searchKnn(scratch, ask);
     const neighbors = result.neighbors;
     const distances = result.distances;
-    const count = neighbors.length;
-    for (let i = 0; i < count; i++) {
-      outSlots[outOffset + i] = neighbors[i]!;
-      outDist[outOffset + i] = distances[i]!;
+    const hidden = this.hidden;
+    let count = 0;
+    for (let i = 0; i < neighbors.length && count < want; i++) {
+      const slot = neighbors[i]!;
+      if (hidden[slot] === 1) continue;
+      outSlots[outOffset + count] = slot;
+      outDist[outOffset + count] = distances[i]!;
+      count++;
     }
     return count;
   }

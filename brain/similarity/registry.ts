@@ -18,7 +18,7 @@ import { LookupPath } from '../../runtime/contracts.js';
 import type { similarityConfigSchema } from '../config.js';
 import type { VectorSource } from '../memory/store.js';
 import type { BackendFactory, SimilarityBackend, SimilarityIndex } from './backend.js';
-import { hnswFactory } from './hnsw.js';
+import { HnswBackend, hnswFactory } from './hnsw.js';
 import { LinearBackend } from './linear.js';
 import type { PathName, Profile } from './profile.js';
 import { pathNames, selectProfile } from './profile.js';
@@ -60,7 +60,13 @@ export function defaultFactories(config: SimilarityConfig): BackendFactory[] {
         return new LinearBackend(source);
       },
     },
-    hnswFactory({ M: config.hnsw.M, efConstruction: config.hnsw.efConstruction, efSearch: config.hnsw.efSearch }),
+    // Deferred writes: HNSW updates cost up to milliseconds each, applied in slack time (hnsw.ts).
+    hnswFactory({
+      M: config.hnsw.M,
+      efConstruction: config.hnsw.efConstruction,
+      efSearch: config.hnsw.efSearch,
+      deferWrites: true,
+    }),
     ...tensorFactories(),
   ];
 }
@@ -397,6 +403,27 @@ export class SimilarityRegistry implements SimilarityIndex {
 
   dispose(): void {
     for (const path of this.paths) path.backend.dispose();
+  }
+
+  /**
+   * Snapshot support: the HNSW backend when this registry has one, and whether it is built (holds,
+   * or has queued, every upsert: only then is its index worth saving).
+   */
+  hnswForSnapshot(): { backend: HnswBackend; built: boolean } | undefined {
+    const slot = this.slotFor('hnsw');
+    if (!slot || !(slot.backend instanceof HnswBackend)) return undefined;
+    return { backend: slot.backend, built: slot.cursor === this.capacity };
+  }
+
+  /**
+   * After a restore loaded `path`'s index from a snapshot (reconciled with the restored store):
+   * it is built, no slack-time build is needed. Call after the other paths were re-filled.
+   */
+  adoptRestored(path: PathName): void {
+    const slot = this.slotFor(path);
+    if (!slot) return;
+    slot.cursor = this.capacity;
+    this.log.info({ path, size: slot.backend.size() }, 'similarity path restored from the snapshot, ready to serve');
   }
 
   private startWantedBuilds(n: number): void {
