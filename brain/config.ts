@@ -88,6 +88,12 @@ export const plannerConfigSchema = z.strictObject({
    * on cartpole, docs/brain.md)
    */
   rolloutReward: z.enum(['local', 'lookup', 'walk']).default('walk'),
+  /**
+   * how 'lookup' / 'walk' rollouts step the state after the first step: 'fit' = the local linear
+   * fit around the current context; 'neighbours' = the mean outcome of the experiences nearest the
+   * predicted state, corrected by the fit's action sensitivity (nonlinear dynamics further out)
+   */
+  rolloutDynamics: z.enum(['fit', 'neighbours']).default('fit'),
   /** weight of the looked-up end value with rolloutReward 'lookup' or 'walk' (0: rewards only) */
   lookupValueWeight: z.number().min(0).default(1),
   /** ridge strength of the local linear fit (divided by each neighbour's kernel weight) */

@@ -62,6 +62,13 @@ export interface PlannerSettings {
   stateNoveltyWeight?: number;
   /** distance (normalised units) at which a predicted state counts as novel */
   noveltyRadius?: number;
+  /**
+   * how rollouts ('lookup' / 'walk') step the state after the first step: 'fit' = the local linear
+   * fit around the current context throughout; 'neighbours' = the kernel mean outcome of the
+   * experiences nearest the predicted state, corrected for the action by the fit's action
+   * sensitivity (follows nonlinear dynamics, such as a swinging pendulum, past the fit's reach)
+   */
+  rolloutDynamics?: 'fit' | 'neighbours';
 }
 
 /** Candidates scored between clock reads (one candidate costs ~5-15 µs here). */
@@ -119,6 +126,10 @@ export class Planner {
   /** confidence and surprise at step 0 of the last rollout */
   private firstConfidence = 0;
   private firstSurprise = 0;
+  /** d(outcome)/d(action) of the current local fit, dim x actionDim (rolloutDynamics 'neighbours') */
+  private readonly actionSensitivity: Float64Array;
+  private readonly probeActions: Float32Array;
+  private readonly baseDelta: Float64Array;
   /** whether the current choose() explores (adds novelty bonuses) */
   private exploring = false;
   /** result of the last rollout (a field, not a return value: a returned double is boxed on the heap) */
@@ -151,6 +162,9 @@ export class Planner {
     this.rolloutStart = new Float32Array(this.dim);
     this.lookupSlots = new Int32Array(settings.modelK);
     this.lookupDistances = new Float32Array(settings.modelK);
+    this.actionSensitivity = new Float64Array(this.dim * this.actionDim);
+    this.probeActions = new Float32Array(this.actionDim);
+    this.baseDelta = new Float64Array(this.dim);
     this.walkSlots = new Int32Array(settings.modelK);
     this.walkDistances = new Float32Array(settings.modelK);
     this.setA = new Int32Array(settings.modelK);
@@ -198,6 +212,7 @@ export class Planner {
       this.startCount = lookupCount;
       this.local.bandwidth = this.model.stateBandwidth;
       this.local.fit(ctx, lookupSlots, lookupDistances, lookupCount);
+      if (this.settings.rolloutDynamics === 'neighbours') this.measureActionSensitivity(ctx);
     }
     const deadlineNs = this.deadlineNs;
     this.exploring = exploring;
@@ -326,10 +341,15 @@ export class Planner {
         this.lookupDistances[n] = this.startDistances![n]!;
       }
     }
+    const neighbourDynamics = this.settings.rolloutDynamics === 'neighbours';
     for (let h = 0; h < this.horizon; h++) {
-      local.predict(x, this.sequence, h * this.actionDim);
-      const delta = local.delta;
-      for (let i = 0; i < dim; i++) x[i] = x[i]! + delta[i]!;
+      if (h > 0 && neighbourDynamics && found > 0) {
+        this.neighbourStep(found, h * this.actionDim);
+      } else {
+        local.predict(x, this.sequence, h * this.actionDim);
+        const delta = local.delta;
+        for (let i = 0; i < dim; i++) x[i] = x[i]! + delta[i]!;
+      }
       if (walk) found = this.walkFrom(found);
       else found = index!.search(x, this.lookupSlots.length, this.lookupSlots, this.lookupDistances);
       const slots = this.lookupSlots;
@@ -363,6 +383,68 @@ export class Planner {
     score += noveltyWeight * novelty;
     // value: Q of the experiences at the last predicted state, which already holds their reward
     this.rolloutScore = score + (this.settings.lookupValueWeight ?? 1) * weight * value;
+  }
+
+  /** The local fit's outcome change per unit of each action dimension at `ctx` (finite differences of a linear model: exact). */
+  private measureActionSensitivity(ctx: Float32Array): void {
+    const local = this.local;
+    const dim = this.dim;
+    const actionDim = this.actionDim;
+    const probe = this.probeActions;
+    probe.fill(0);
+    local.predict(ctx, probe, 0);
+    for (let i = 0; i < dim; i++) this.baseDelta[i] = local.delta[i]!;
+    for (let a = 0; a < actionDim; a++) {
+      probe.fill(0);
+      probe[a] = 1;
+      local.predict(ctx, probe, 0);
+      for (let i = 0; i < dim; i++) this.actionSensitivity[i * actionDim + a] = local.delta[i]! - this.baseDelta[i]!;
+    }
+  }
+
+  /**
+   * Steps `x` by the kernel mean outcome of the `count` experiences in lookupSlots (nearest x),
+   * plus the action sensitivity times (the sequence's action at `offset` - their mean action).
+   */
+  private neighbourStep(count: number, offset: number): void {
+    const store = this.store;
+    const dim = this.dim;
+    const actionDim = this.actionDim;
+    const slots = this.lookupSlots;
+    const distances = this.lookupDistances;
+    const delta = this.baseDelta;
+    const meanAction = this.probeActions;
+    let distanceMin = Number.POSITIVE_INFINITY;
+    let distanceSum = 0;
+    for (let n = 0; n < count; n++) {
+      const d = distances[n]!;
+      if (d < distanceMin) distanceMin = d;
+      distanceSum += d;
+    }
+    const inverseBandwidth = count / (distanceSum + 1e-6);
+    delta.fill(0);
+    meanAction.fill(0);
+    let weightSum = 0;
+    for (let n = 0; n < count; n++) {
+      const slot = slots[n]!;
+      const w = Math.exp((distanceMin - distances[n]!) * inverseBandwidth);
+      weightSum += w;
+      const base = slot * dim;
+      for (let i = 0; i < dim; i++) delta[i] = delta[i]! + w * store.outcome[base + i]!;
+      const actionBase = slot * actionDim;
+      for (let a = 0; a < actionDim; a++) meanAction[a] = meanAction[a]! + w * store.action[actionBase + a]!;
+    }
+    const inverseWeight = 1 / weightSum;
+    const x = this.x;
+    const sequence = this.sequence;
+    const sensitivity = this.actionSensitivity;
+    for (let i = 0; i < dim; i++) {
+      let step = delta[i]! * inverseWeight;
+      for (let a = 0; a < actionDim; a++) {
+        step += sensitivity[i * actionDim + a]! * (sequence[offset + a]! - meanAction[a]! * inverseWeight);
+      }
+      x[i] = x[i]! + step;
+    }
   }
 
   /**
