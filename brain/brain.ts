@@ -198,6 +198,7 @@ export class Brain implements Controller {
         lookupValueWeight: planner.lookupValueWeight,
         stateNoveltyWeight: exploration.stateNoveltyWeight,
         noveltyRadius: exploration.noveltyRadius,
+        rolloutDynamics: planner.rolloutDynamics,
       },
       planner.rolloutReward === 'lookup' ? index : null,
     );
