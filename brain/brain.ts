@@ -327,7 +327,9 @@ export class Brain implements Controller {
       this.transitionPending = false;
       this.storeTransition();
     }
-    if (this.normaliser.frozen && this.warmupCursor < this.warmupCount) this.reencodeWarmup(64);
+    // A fixed, small batch: each re-encoded experience is also re-indexed (an HNSW update costs up to
+    // milliseconds where it is applied at once); 16 per call re-encodes 2,000 warm-up steps in 125 calls.
+    if (this.normaliser.frozen && this.warmupCursor < this.warmupCount) this.reencodeWarmup(16);
     this.effectiveCap = this.pressure.check(this.effectiveCap, this.store.size());
     const perCycle = this.config.memory.evictionsPerCycle;
     for (let e = 0; e < perCycle && this.store.size() > this.effectiveCap; e++) {
@@ -418,6 +420,22 @@ export class Brain implements Controller {
   /** Live experiences in memory. */
   size(): number {
     return this.store.size();
+  }
+
+  /**
+   * Snapshot support: the random streams whose state a restore continues (the planner's, then the
+   * maintenance stream of sweeps and eviction samples), and the eviction's return scale.
+   */
+  randomStreams(): readonly Rng[] {
+    return [this.rng, this.maintenanceRng];
+  }
+
+  get returnScale(): number {
+    return this.evictor.returnScale;
+  }
+
+  set returnScale(value: number) {
+    if (Number.isFinite(value) && value > 0) this.evictor.returnScale = value;
   }
 
   /** Frees native resources of the index. */

@@ -27,6 +27,23 @@ export class Rng {
     for (let i = 0; i < 12; i++) this.uniform();
   }
 
+  /** Values in one saved state: the four sfc32 words, the spare normal and whether it waits. */
+  static readonly stateLength = 6;
+
+  /** Writes the generator's state into `out` at `offset` (snapshots: a restore continues the stream). */
+  saveState(out: Float64Array, offset: number): void {
+    for (let i = 0; i < 4; i++) out[offset + i] = this.state[i]!;
+    out[offset + 4] = this.spare[0]!;
+    out[offset + 5] = this.hasSpare ? 1 : 0;
+  }
+
+  /** Restores a state written by saveState: the next draws are those the saved generator would make. */
+  restoreState(from: Float64Array, offset: number): void {
+    for (let i = 0; i < 4; i++) this.state[i] = from[offset + i]! >>> 0;
+    this.spare[0] = from[offset + 4]!;
+    this.hasSpare = from[offset + 5] === 1;
+  }
+
   /** uniform in [0, 1) */
   uniform(): number {
     const state = this.state;

@@ -1,16 +1,24 @@
 /**
  * The brain's state as snapshot sections: the experiences (snapshot-store.ts), the normaliser's
- * statistics, and the brain's progress counters (the step index that experiences' recency is
- * measured in). After a restore the similarity index is rebuilt from the restored vectors.
+ * statistics, the brain's progress counters (the step index that experiences' recency is measured
+ * in), the store's free-slot order, the random streams and eviction scale ('brain-state'), and the
+ * HNSW index (snapshot-index.ts). The last three are optional: a file without them (format
+ * version 1) restores, with the reason logged (free slots lowest first, streams from the seed, the
+ * index rebuilt in slack time).
  *
  * Small sections are captured whole when the save begins (a copy of a few KiB) and handed out in
  * pieces, so they are consistent with themselves whatever the brain does between chunks.
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Clock, EventLog } from '../../runtime/contracts.js';
 import type { Brain } from '../brain.js';
 import type { Normaliser } from '../normalise.js';
+import { Rng } from '../rng.js';
 import type { SimilarityBackend } from '../similarity/backend.js';
+import { SimilarityRegistry } from '../similarity/registry.js';
 import type { SectionMeta, SectionWriter, SnapshotRestorePolicy, SnapshotSection } from './snapshot.js';
+import { hnswSection } from './snapshot-index.js';
 import { type RestoreOutcome, restoreSnapshot } from './snapshot-reader.js';
 import { storeSection } from './snapshot-store.js';
 import { PeriodicSnapshots, SnapshotWriter } from './snapshot-writer.js';
@@ -94,15 +102,116 @@ export function progressSection(counters: { steps: number; stored: number; evict
   });
 }
 
-/** Every section of a brain's learned state, in file order. */
-export function brainSnapshotSections(brain: Brain): SnapshotSection[] {
-  return [storeSection(brain.store), normaliserSection(brain.normaliser), progressSection(brain.counters)];
+export const FREE_LIST_SECTION = 'free-list';
+
+/** The store's free-slot stack (int32, bottom first): a restored store hands out slots in the same order. */
+export function freeListSection(store: ExperienceStore): SnapshotSection {
+  return {
+    ...smallSection(FREE_LIST_SECTION, {
+      capture() {
+        const free = store.exportFreeList();
+        return { meta: { free: free.length }, bytes: new Uint8Array(free.buffer, free.byteOffset, free.byteLength) };
+      },
+      incompatibility(_meta, byteLength) {
+        return byteLength % 4 === 0 ? undefined : `section is ${byteLength} bytes, not a whole number of int32`;
+      },
+      restore(bytes) {
+        const copy = new Int32Array(bytes.byteLength / 4);
+        new Uint8Array(copy.buffer).set(bytes);
+        store.restoreFreeList(copy);
+      },
+    }),
+    optional: true,
+  };
+}
+
+export const BRAIN_STATE_SECTION = 'brain-state';
+
+/**
+ * What the brain needs to continue as it would have: the state of each random stream (planner,
+ * maintenance) and the eviction's return scale (float64 each). Also re-derives the local model's
+ * reward range from the restored rewards (it is not saved; every stored reward is in the store
+ * unless evicted, so the range can only be narrower than the original's).
+ */
+export function brainStateSection(brain: Brain, onSkipped?: (reason: string) => void): SnapshotSection {
+  const streams = brain.randomStreams();
+  const values = streams.length * Rng.stateLength + 1;
+  const rewardRange = (): void => {
+    const store = brain.store;
+    for (let slot = 0; slot < store.capacity; slot++) {
+      if (store.alive[slot] === 1) brain.local.observeReward(store.reward[slot]!);
+    }
+  };
+  return {
+    ...smallSection(BRAIN_STATE_SECTION, {
+      capture() {
+        const state = new Float64Array(values);
+        for (let i = 0; i < streams.length; i++) streams[i]!.saveState(state, i * Rng.stateLength);
+        state[values - 1] = brain.returnScale;
+        return { meta: { streams: streams.length }, bytes: new Uint8Array(state.buffer) };
+      },
+      incompatibility(meta, byteLength) {
+        if (meta.streams !== streams.length)
+          return `${String(meta.streams)} random streams in the snapshot, ${streams.length} here`;
+        return byteLength === values * 8 ? undefined : `section is ${byteLength} bytes, expected ${values * 8}`;
+      },
+      restore(bytes) {
+        const state = new Float64Array(values);
+        new Uint8Array(state.buffer).set(bytes);
+        for (let i = 0; i < streams.length; i++) streams[i]!.restoreState(state, i * Rng.stateLength);
+        brain.returnScale = state[values - 1]!;
+        rewardRange();
+      },
+    }),
+    optional: true,
+    skipped(reason) {
+      rewardRange();
+      onSkipped?.(reason);
+    },
+  };
+}
+
+export interface BrainSectionOptions {
+  /** where a save writes the HNSW index file before copying it in (default: in the temp directory) */
+  indexTempPath?: string;
+  /** told why an optional section was skipped at restore */
+  onSkipped?: (section: string, reason: string) => void;
+  /** told when the HNSW index was loaded from the snapshot (with the slots repaired) */
+  onIndexRestored?: (repaired: number) => void;
+}
+
+let tempIndexFiles = 0;
+
+/** Every section of a brain's learned state, in file order (the HNSW index last: see snapshot-index.ts). */
+export function brainSnapshotSections(brain: Brain, options: BrainSectionOptions = {}): SnapshotSection[] {
+  const sections = [
+    storeSection(brain.store),
+    normaliserSection(brain.normaliser),
+    progressSection(brain.counters),
+    freeListSection(brain.store),
+    brainStateSection(brain, (reason) => options.onSkipped?.(BRAIN_STATE_SECTION, reason)),
+  ];
+  const freeList = sections[3]!;
+  sections[3] = { ...freeList, skipped: (reason) => options.onSkipped?.(FREE_LIST_SECTION, reason) };
+  const index = brain.index;
+  if (index instanceof SimilarityRegistry && index.hnswForSnapshot() !== undefined) {
+    sections.push(
+      hnswSection({
+        source: () => index.hnswForSnapshot(),
+        tempPath: options.indexTempPath ?? join(tmpdir(), `engram-${process.pid}-${++tempIndexFiles}.hnsw.tmp`),
+        onSkipped: (reason) => options.onSkipped?.('hnsw', reason),
+        ...(options.onIndexRestored ? { onRestored: options.onIndexRestored } : {}),
+      }),
+    );
+  }
+  return sections;
 }
 
 /**
  * Inserts every live experience into `index` (after a restore: the index was built empty).
- * Returns how many were inserted. For HNSW this is the slow path (MEASUREMENTS.md: building 1e6
- * takes minutes); docs/persistence.md compares it with loading a saved index.
+ * Returns how many were inserted. A registry whose HNSW index was just loaded from the snapshot
+ * (snapshot-index.ts) takes it as built: only its other paths are filled here. Otherwise HNSW is
+ * rebuilt (MEASUREMENTS.md: building 1e6 takes minutes; the registry does it in slack time).
  */
 export function reindex(store: ExperienceStore, index: SimilarityBackend): number {
   const dim = store.contextDim;
@@ -111,6 +220,9 @@ export function reindex(store: ExperienceStore, index: SimilarityBackend): numbe
     if (store.alive[slot] !== 1) continue;
     index.upsert(slot, store.context.subarray(slot * dim, (slot + 1) * dim));
     inserted++;
+  }
+  if (index instanceof SimilarityRegistry && index.hnswForSnapshot()?.backend.takeImported()) {
+    index.adoptRestored('hnsw');
   }
   return inserted;
 }
@@ -129,10 +241,35 @@ export interface BrainRestoreOptions {
  * Throws SnapshotRestoreError when the policy forbids starting empty.
  */
 export function restoreBrain(brain: Brain, options: BrainRestoreOptions): RestoreOutcome {
-  const outcome = restoreSnapshot({ ...options, sections: brainSnapshotSections(brain) });
+  const skipped: { section: string; reason: string }[] = [];
+  let indexRepaired = -1;
+  const sections = brainSnapshotSections(brain, {
+    onSkipped: (section, reason) => skipped.push({ section, reason }),
+    onIndexRestored: (repaired) => {
+      indexRepaired = repaired;
+    },
+  });
+  const outcome = restoreSnapshot({ ...options, sections });
   if (outcome.kind === 'restored') {
+    const file = outcome.info.file;
+    for (const { section, reason } of skipped) {
+      const consequence =
+        section === 'hnsw'
+          ? 'the HNSW index is rebuilt from the restored vectors in slack time'
+          : section === FREE_LIST_SECTION
+            ? 'free slots are handed out lowest first'
+            : 'the random streams start from the seed';
+      options.log.warn({ file, section, reason }, `snapshot section not restored: ${consequence}`);
+    }
     const inserted = reindex(brain.store, brain.index);
-    options.log.info({ experiences: inserted, file: outcome.info.file }, 'similarity index rebuilt from the snapshot');
+    if (indexRepaired >= 0) {
+      options.log.info(
+        { experiences: inserted, repaired: indexRepaired, file },
+        'similarity index restored from the snapshot (HNSW loaded, changed slots repaired)',
+      );
+    } else {
+      options.log.info({ experiences: inserted, file }, 'similarity index rebuilt from the snapshot');
+    }
   }
   return outcome;
 }
@@ -150,7 +287,7 @@ export interface BrainSnapshotOptions {
 export function periodicBrainSnapshots(brain: Brain, options: BrainSnapshotOptions): PeriodicSnapshots {
   const writer = new SnapshotWriter({
     path: options.path,
-    sections: brainSnapshotSections(brain),
+    sections: brainSnapshotSections(brain, { indexTempPath: `${options.path}.hnsw.tmp` }),
     clock: options.clock,
     log: options.log,
     configHash: options.configHash,

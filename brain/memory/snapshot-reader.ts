@@ -19,6 +19,7 @@ import {
   SNAPSHOT_FORMAT_VERSION,
   SNAPSHOT_MAGIC,
   SNAPSHOT_PREAMBLE_BYTES,
+  SNAPSHOT_READABLE_VERSIONS,
   SnapshotError,
   type SnapshotHeader,
   type SnapshotRestorePolicy,
@@ -58,11 +59,11 @@ function readHeader(file: string, fd: number): { header: SnapshotHeader; fileByt
     throw new SnapshotError(file, 'not-a-snapshot', `starts with ${JSON.stringify(magic)}, expected ${SNAPSHOT_MAGIC}`);
   }
   const version = preamble.readUInt32LE(8);
-  if (version !== SNAPSHOT_FORMAT_VERSION) {
+  if (!SNAPSHOT_READABLE_VERSIONS.includes(version)) {
     throw new SnapshotError(
       file,
       'unsupported-version',
-      `format version ${version}; this engram reads version ${SNAPSHOT_FORMAT_VERSION}`,
+      `format version ${version}; this engram reads versions ${SNAPSHOT_READABLE_VERSIONS.join(' and ')} (writes ${SNAPSHOT_FORMAT_VERSION})`,
     );
   }
   const headerBytes = preamble.readUInt32LE(12);
@@ -80,7 +81,7 @@ function readHeader(file: string, fd: number): { header: SnapshotHeader; fileByt
   }
   let header: SnapshotHeader;
   try {
-    header = parseHeader(JSON.parse(json.toString('utf8')));
+    header = parseHeader(JSON.parse(json.toString('utf8')), version);
   } catch (error) {
     throw new SnapshotError(file, 'corrupt-header', (error as Error).message);
   }
@@ -94,7 +95,7 @@ function readHeader(file: string, fd: number): { header: SnapshotHeader; fileByt
   return { header, fileBytes, headerBytes };
 }
 
-function parseHeader(value: unknown): SnapshotHeader {
+function parseHeader(value: unknown, version: number): SnapshotHeader {
   const record = value as Partial<SnapshotHeader> | null;
   if (record === null || typeof record !== 'object') throw new Error('header is not an object');
   if (typeof record.created !== 'string') throw new Error('header.created is not a string');
@@ -112,7 +113,7 @@ function parseHeader(value: unknown): SnapshotHeader {
     sections.push({ name: section.name, byteLength: section.byteLength, meta: section.meta ?? {} });
   }
   return {
-    formatVersion: SNAPSHOT_FORMAT_VERSION,
+    formatVersion: version,
     created: record.created,
     configHash: record.configHash,
     sections,
@@ -186,20 +187,32 @@ export function inspectSnapshot(file: string, options: { checkSums?: boolean } =
   }
 }
 
-/** Why a section of the file cannot be restored into the given components, or undefined. */
-function compatibilityProblem(info: SnapshotInfo, sections: readonly SnapshotSection[]): string | undefined {
+/**
+ * Why a section of the file cannot be restored into the given components (undefined if it can),
+ * and the optional sections that will be skipped, with why.
+ */
+function compatibilityProblem(
+  info: SnapshotInfo,
+  sections: readonly SnapshotSection[],
+): { problem: string | undefined; skipped: Map<SnapshotSection, string> } {
   const problems: string[] = [];
+  const skipped = new Map<SnapshotSection, string>();
   for (const section of sections) {
     const index = info.header.sections.findIndex((entry) => entry.name === section.name);
     if (index < 0) {
-      problems.push(`it has no '${section.name}' section`);
+      const why = `it has no '${section.name}' section (format version ${info.header.formatVersion})`;
+      if (section.optional) skipped.set(section, why);
+      else problems.push(why);
       continue;
     }
     const entry = info.header.sections[index]!;
     const problem = section.incompatibility(entry.meta, entry.byteLength);
-    if (problem) problems.push(`section '${section.name}': ${problem}`);
+    if (problem) {
+      if (section.optional) skipped.set(section, `section '${section.name}': ${problem}`);
+      else problems.push(`section '${section.name}': ${problem}`);
+    }
   }
-  return problems.length > 0 ? problems.join('; ') : undefined;
+  return { problem: problems.length > 0 ? problems.join('; ') : undefined, skipped };
 }
 
 /** Restores `sections` from one verified file (throws SnapshotError when it is not usable). */
@@ -210,9 +223,14 @@ export function restoreFromFile(file: string, sections: readonly SnapshotSection
     if (info.checksum !== 'ok') {
       throw new SnapshotError(file, 'checksum-mismatch', `damaged section(s): ${info.damagedSections.join(', ')}`);
     }
-    const problem = compatibilityProblem(info, sections);
+    const { problem, skipped } = compatibilityProblem(info, sections);
     if (problem) throw new SnapshotError(file, 'incompatible', problem);
     for (const section of sections) {
+      const skip = skipped.get(section);
+      if (skip !== undefined) {
+        section.skipped?.(skip);
+        continue;
+      }
       const index = info.header.sections.findIndex((entry) => entry.name === section.name);
       const entry = info.header.sections[index]!;
       const start = info.sectionOffsets[index]!;
@@ -229,7 +247,18 @@ export function restoreFromFile(file: string, sections: readonly SnapshotSection
           }
         },
       };
-      section.restore(source, entry.meta);
+      if (!section.optional) {
+        section.restore(source, entry.meta);
+        continue;
+      }
+      // An optional section that fails to apply (a library refusing its file) is skipped, not fatal:
+      // the required sections are in already.
+      try {
+        section.restore(source, entry.meta);
+      } catch (error) {
+        if (error instanceof SnapshotError) throw error;
+        section.skipped?.(`section '${section.name}' could not be applied: ${(error as Error).message}`);
+      }
     }
     return info;
   } finally {

@@ -46,6 +46,8 @@ import {
 export type SaveState =
   /** no save in progress (none begun, or the last one finished or failed) */
   | 'idle'
+  /** sections prepare off the loop thread (an index file being written); capture follows in a step */
+  | 'preparing'
   /** appending section chunks in slack time */
   | 'writing'
   /** fsync, link and rename in flight off the loop thread */
@@ -118,6 +120,8 @@ export class SnapshotWriter {
   private readonly freeBuffers: number[] = [];
   private progress: Progress | undefined;
   private committing = false;
+  /** sections' prepare() in flight (undefined: none); 'ready' once they resolved, 'failed' with the error */
+  private preparation: { state: 'pending' | 'ready' | 'failed'; error?: Error } | undefined;
   /** estimated cost of producing one chunk (recent maximum, decaying): a step does not start a chunk it cannot finish in time */
   private chunkCostNs = 0;
   private lastOutcome: SaveOutcome | undefined;
@@ -143,7 +147,7 @@ export class SnapshotWriter {
   }
 
   state(): SaveState {
-    return this.committing ? 'committing' : this.progress ? 'writing' : 'idle';
+    return this.committing ? 'committing' : this.progress ? 'writing' : this.preparation ? 'preparing' : 'idle';
   }
 
   outcome(): SaveOutcome | undefined {
@@ -156,6 +160,29 @@ export class SnapshotWriter {
    */
   begin(): boolean {
     if (this.state() !== 'idle') return false;
+    const preparing = this.sections.filter((section) => section.prepare !== undefined);
+    if (preparing.length > 0) {
+      // Sections with off-thread work first (an index file written by a worker thread); the
+      // capture and the header follow in a later step(), in slack time.
+      const preparation: { state: 'pending' | 'ready' | 'failed'; error?: Error } = { state: 'pending' };
+      this.preparation = preparation;
+      Promise.all(preparing.map((section) => section.prepare!())).then(
+        () => {
+          preparation.state = 'ready';
+        },
+        (error: Error) => {
+          preparation.state = 'failed';
+          preparation.error = error;
+        },
+      );
+      return true;
+    }
+    this.open();
+    return true;
+  }
+
+  /** Captures the sections, opens the temporary file and writes the header (off the loop thread). */
+  private open(): void {
     const { progress, header } = this.prepare(-1);
     progress.inFlight = 1; // the open and the header write
     this.progress = progress;
@@ -172,7 +199,6 @@ export class SnapshotWriter {
           progress.writeError = error ?? shortWrite(written, header.byteLength);
       });
     });
-    return true;
   }
 
   /** The header bytes and a fresh progress record (sections begun: their byte lengths are fixed). */
@@ -222,6 +248,21 @@ export class SnapshotWriter {
    * loop thread. Returns the state afterwards.
    */
   step(untilNs: number): SaveState {
+    const preparation = this.preparation;
+    if (preparation !== undefined && this.progress === undefined) {
+      if (preparation.state === 'pending') return this.state();
+      this.preparation = undefined;
+      if (preparation.state === 'failed') {
+        this.fail(preparation.error!, false);
+        return this.state();
+      }
+      if (this.clock.nowNs() >= untilNs) {
+        this.preparation = preparation; // capture in the next window
+        return this.state();
+      }
+      this.open();
+      return this.state();
+    }
     const progress = this.progress;
     if (!progress || this.committing) return this.state();
     if (progress.writeError) {
@@ -302,7 +343,14 @@ export class SnapshotWriter {
       throw new Error('saveNow while asynchronous writes are in flight; await settle() first');
     }
     if (this.progress?.writeError) this.abandon(this.progress, this.progress.writeError);
+    if (this.preparation !== undefined) throw new Error('saveNow while sections prepare; await settle() first');
     if (!this.progress) {
+      try {
+        for (const section of this.sections) section.prepareSync?.();
+      } catch (error) {
+        this.fail(error as Error, false);
+        return this.lastOutcome!;
+      }
       const { progress, header } = this.prepare(-1);
       try {
         progress.fd = openSync(this.tempPath, 'w');
@@ -342,6 +390,11 @@ export class SnapshotWriter {
    * disk are untouched.
    */
   discard(): boolean {
+    if (this.preparation !== undefined && this.preparation.state !== 'pending' && !this.progress) {
+      this.preparation = undefined;
+      this.endSections();
+      return true;
+    }
     const progress = this.progress;
     if (!progress) return false;
     if (this.committing || progress.inFlight > 0) {
@@ -360,12 +413,21 @@ export class SnapshotWriter {
     } catch {
       // nothing to remove
     }
+    this.endSections();
     return true;
+  }
+
+  private endSections(): void {
+    for (const section of this.sections) section.saveEnded?.();
   }
 
   /** Resolves when no asynchronous write or commit is in flight (tests, shutdown). */
   async settle(): Promise<void> {
-    while (this.committing || (this.progress !== undefined && this.progress.inFlight > 0)) {
+    while (
+      this.committing ||
+      this.preparation?.state === 'pending' ||
+      (this.progress !== undefined && this.progress.inFlight > 0)
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
   }
@@ -426,6 +488,7 @@ export class SnapshotWriter {
   }
 
   private succeed(progress: Progress): void {
+    this.endSections();
     this.saved++;
     this.lastOutcome = {
       ok: true,
@@ -448,6 +511,7 @@ export class SnapshotWriter {
   }
 
   private fail(error: Error, removeTemp: boolean): void {
+    this.endSections();
     if (removeTemp) {
       try {
         unlinkSync(this.tempPath);
@@ -502,7 +566,8 @@ export class PeriodicSnapshots implements CycleObserver {
       this.nextStartNs = now + this.everyNs;
       if (!this.writer.begin()) return;
     }
-    if (this.writer.state() === 'writing') this.writer.step(until);
+    const state = this.writer.state();
+    if (state === 'writing' || state === 'preparing') this.writer.step(until);
   }
 
   /**

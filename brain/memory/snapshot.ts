@@ -20,7 +20,14 @@ import { createHash } from 'node:crypto';
 
 export const SNAPSHOT_MAGIC = 'ENGRAMSN';
 export const SNAPSHOT_END_MAGIC = 'ENGRAMEN';
-export const SNAPSHOT_FORMAT_VERSION = 1;
+/**
+ * Version 2 added the sections 'free-list', 'brain-state' and 'hnsw' (all optional); the sections of
+ * version 1 ('experiences', 'normaliser', 'progress') are byte-identical. A version-1 file is
+ * therefore read as a version-2 file without those sections (docs/persistence.md, Migration).
+ */
+export const SNAPSHOT_FORMAT_VERSION = 2;
+/** Versions this engram reads. */
+export const SNAPSHOT_READABLE_VERSIONS: readonly number[] = [1, 2];
 /** magic + version + header length + header CRC */
 export const SNAPSHOT_PREAMBLE_BYTES = 20;
 export const SNAPSHOT_END_BYTES = 8;
@@ -67,6 +74,22 @@ export interface SectionSource {
  */
 export interface SnapshotSection {
   readonly name: string;
+  /**
+   * An optional section may be missing from a file or incompatible with this component: the rest
+   * restores, and `skipped(reason)` is called instead of refusing the file (the index is rebuilt,
+   * the random streams start from the seed...).
+   */
+  readonly optional?: boolean;
+  skipped?(reason: string): void;
+  /**
+   * Work before the section can be captured, off the loop thread (an index file written by a
+   * worker thread): the writer waits for it before the save begins. `prepareSync` does the same at
+   * shutdown.
+   */
+  prepare?(): Promise<void>;
+  prepareSync?(): void;
+  /** the save ended (written, failed or dropped): remove temporary files */
+  saveEnded?(): void;
   /** largest piece `next` may write; the writer's buffer is at least this big */
   readonly maxChunkBytes: number;
   beginSave(): { byteLength: number; meta: SectionMeta; writer: SectionWriter };

@@ -154,6 +154,38 @@ export class ExperienceStore implements VectorSource {
     this.freeSlots[this.freeTop++] = slot;
   }
 
+  /** The free-slot stack, bottom first (the last entry is handed out next): a copy, for snapshots. */
+  exportFreeList(): Int32Array {
+    return this.freeSlots.slice(0, this.freeTop);
+  }
+
+  /**
+   * Reorders the free stack after a restore so slots are handed out in `saved` order (bottom
+   * first). Only slots that are free now count: entries that are live or repeated are skipped, and
+   * free slots `saved` lacks go to the bottom (highest first), so the stack holds exactly the free
+   * slots whatever `saved` says. Returns how many saved entries were used.
+   */
+  restoreFreeList(saved: Int32Array): number {
+    const capacity = this.capacity;
+    const placed = new Uint8Array(capacity);
+    const order = new Int32Array(capacity);
+    let count = 0;
+    for (let i = 0; i < saved.length; i++) {
+      const slot = saved[i]!;
+      if (slot < 0 || slot >= capacity || this.alive[slot] === 1 || placed[slot] === 1) continue;
+      placed[slot] = 1;
+      order[count++] = slot;
+    }
+    const used = count;
+    let top = 0;
+    for (let slot = capacity - 1; slot >= 0; slot--) {
+      if (this.alive[slot] === 0 && placed[slot] === 0) this.freeSlots[top++] = slot;
+    }
+    for (let i = 0; i < used; i++) this.freeSlots[top++] = order[i]!;
+    this.freeTop = top;
+    return used;
+  }
+
   /** True when link j of `slot` points at a live experience (not a later occupant of its slot). */
   linkIsLive(slot: number, j: number): boolean {
     const index = slot * this.linksPerExperience + j;

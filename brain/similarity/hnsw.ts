@@ -88,6 +88,8 @@ export class HnswBackend implements SimilarityBackend {
   private exporting = false;
   /** per slot since the last beginExport: 1 = the exported file may differ from the store here */
   private dirty: Uint8Array | undefined;
+  /** importIndex loaded this index and no registry has adopted it yet (takeImported) */
+  private imported = false;
   /** counted for metrics and tests */
   readonly counters = { applied: 0, deferredRemoves: 0, maxQueue: 0 };
 
@@ -423,7 +425,15 @@ export class HnswBackend implements SimilarityBackend {
         }
       }
     }
+    this.imported = true;
     return { repaired };
+  }
+
+  /** True once after importIndex: the registry then takes this path as built (no slack-time rebuild). */
+  takeImported(): boolean {
+    const imported = this.imported;
+    this.imported = false;
+    return imported;
   }
 
   private grow(): void {
