@@ -26,18 +26,9 @@ import { durationFlag, numberFlag, parseCommandArgs, printJsonLast, type Subcomm
 import { composeLoop } from '../runtime/cli/replay.js';
 import { systemClock } from '../runtime/clock.js';
 import { loadRuntimeConfig } from '../runtime/config.js';
-import {
-  type Action,
-  type CycleObserver,
-  type CycleRecord,
-  type Driver,
-  type DriverCounters,
-  type EventLog,
-  type Frame,
-  Status,
-  type StatusCode,
-} from '../runtime/contracts.js';
+import type { CycleObserver, CycleRecord, EventLog } from '../runtime/contracts.js';
 import { LoopRunner } from '../runtime/loop-runner.js';
+import { SyntheticPendulum } from './lib/pendulum.js';
 import { describeMachine, machineLine, table, updateBenchmarksDoc, writeResult } from './lib/report.js';
 import { distribution, GcCounter, median } from './lib/stats.js';
 
@@ -162,36 +153,6 @@ async function measureHnsw(dir: string, layout: StoreLayout): Promise<HnswResult
   };
 }
 
-/** A pendulum-like world on the system clock: the loop has a fresh frame every cycle. */
-class PendulumDriver implements Driver {
-  readonly name = 'pendulum';
-  private angle = 2.5;
-  private velocity = 0;
-  private seq = 0;
-  private readonly stats: DriverCounters = { framesReceived: 0, framesRejected: 0, actionsPublished: 0, reconnects: 0 };
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
-  counters(): DriverCounters {
-    return this.stats;
-  }
-  poll(into: Frame): StatusCode {
-    into.seq = this.seq++;
-    into.receivedNs = systemClock.nowNs();
-    into.sourceStampNs = into.receivedNs;
-    into.episodeStart = into.seq === 0;
-    into.estop = false;
-    into.reward = Math.cos(this.angle);
-    into.observation[0] = Math.cos(this.angle);
-    into.observation[1] = Math.sin(this.angle);
-    into.observation[2] = this.velocity;
-    return Status.ok;
-  }
-  publish(action: Action): void {
-    this.velocity = 0.98 * this.velocity + 0.05 * (action.values[0]! - Math.sin(this.angle));
-    this.angle += 0.05 * this.velocity;
-  }
-}
-
 class Sampler implements CycleObserver {
   count = 0;
   readonly lateness: Float64Array;
@@ -239,7 +200,13 @@ async function measureSaving(
   config.brain.memory.capacity = 20_000;
   const sampler = new Sampler(Math.ceil(rateHz * seconds) + 200);
   const observers: CycleObserver[] = [sampler];
-  const loop = await composeLoop({ config, clock: systemClock, driver: new PendulumDriver(), log: quiet, observers });
+  const loop = await composeLoop({
+    config,
+    clock: systemClock,
+    driver: new SyntheticPendulum(),
+    log: quiet,
+    observers,
+  });
   let periodic: PeriodicSnapshots | undefined;
   if (memory) {
     const sections: SnapshotSection[] = [...brainSnapshotSections(loop.controller as Brain)];
@@ -377,7 +344,7 @@ export const command: Subcommand = {
       typeof hnsw === 'string'
         ? `HNSW comparison: ${hnsw}.`
         : table(
-            ['HNSW at d=' + dim, 'experiences', 'rebuild from vectors', 'saveIndex', 'loadIndex', 'index file'],
+            [`HNSW at d=${dim}`, 'experiences', 'rebuild from vectors', 'saveIndex', 'loadIndex', 'index file'],
             [
               [
                 'seconds',

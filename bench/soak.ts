@@ -19,64 +19,26 @@ import { composeLoop } from '../runtime/cli/replay.js';
 import { systemClock } from '../runtime/clock.js';
 import { loadRuntimeConfig } from '../runtime/config.js';
 import {
-  type Action,
   type Controller,
   type CycleObserver,
   type CycleRecord,
   createAction,
   createFrame,
-  type Driver,
-  type DriverCounters,
   type EventLog,
-  type Frame,
   LookupPath,
   Status,
-  type StatusCode,
   type StepTimings,
 } from '../runtime/contracts.js';
 import { LoopRunner } from '../runtime/loop-runner.js';
 import { FlightRecorder } from '../runtime/recorder.js';
+import { SyntheticPendulum } from './lib/pendulum.js';
 import { describeMachine, machineLine, table, updateBenchmarksDoc, writeResult } from './lib/report.js';
 import { distribution, GcCounter } from './lib/stats.js';
 
 const quiet: EventLog = { info() {}, warn() {}, error() {} };
 
-/** A pendulum on the system clock with slowly drifting dynamics, so new experiences keep coming. */
-class DriftingPendulum implements Driver {
-  readonly name = 'drifting-pendulum';
-  private angle = 2.5;
-  private velocity = 0;
-  private seq = 0;
-  private readonly stats: DriverCounters = { framesReceived: 0, framesRejected: 0, actionsPublished: 0, reconnects: 0 };
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
-  counters(): DriverCounters {
-    return this.stats;
-  }
-  poll(into: Frame): StatusCode {
-    into.seq = this.seq++;
-    into.receivedNs = systemClock.nowNs();
-    into.sourceStampNs = into.receivedNs;
-    into.episodeStart = this.seq % 1000 === 1;
-    if (into.episodeStart) {
-      this.angle = 3 * Math.sin(this.seq);
-      this.velocity = 0;
-    }
-    into.estop = false;
-    into.reward = Math.cos(this.angle);
-    into.observation[0] = Math.cos(this.angle);
-    into.observation[1] = Math.sin(this.angle);
-    into.observation[2] = this.velocity;
-    this.stats.framesReceived++;
-    return Status.ok;
-  }
-  publish(action: Action): void {
-    const gravity = 1 + 0.2 * Math.sin(this.seq / 5000);
-    this.velocity = 0.98 * this.velocity + 0.05 * (action.values[0]! - gravity * Math.sin(this.angle));
-    this.angle += 0.05 * this.velocity;
-    this.stats.actionsPublished++;
-  }
-}
+/** The soak's world: a pendulum with 1000-step episodes and slowly drifting gravity (new experiences keep coming). */
+const soakWorld = (): SyntheticPendulum => new SyntheticPendulum({ episodeSteps: 1000, drift: 0.2 });
 
 /** Per cycle: memory size (cap check), cycle time and overrun attribution; RSS once per second. */
 class SoakObserver implements CycleObserver {
@@ -180,7 +142,7 @@ function timedFlush(inner: CycleObserver, timer: SlackTimer): CycleObserver {
 /** Lock-step learning (no waiting) until the memory is at its cap, so the whole soak runs there. */
 function prefillToCap(brain: Brain): number {
   const started = systemClock.nowNs();
-  const world = new DriftingPendulum();
+  const world = soakWorld();
   const frame = createFrame(brain.observationSize);
   const action = createAction(brain.actionSize);
   const timings: StepTimings = { encodeNs: 0, lookupNs: 0, activationNs: 0, planNs: 0, lookupPath: LookupPath.none };
@@ -246,7 +208,7 @@ export const command: Subcommand = {
     const loop = await composeLoop({
       config,
       clock: systemClock,
-      driver: new DriftingPendulum(),
+      driver: soakWorld(),
       log: quiet,
       observers,
       wrap(controller) {
