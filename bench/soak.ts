@@ -316,8 +316,8 @@ export const command: Subcommand = {
 
 Machine: ${machineLine(describeMachine())}.
 Command: \`engram bench soak ${argv.filter((a) => a !== '--json').join(' ')}\` (${(seconds / 60).toFixed(1)} min at ${rateHz} Hz): the real loop and runner, the
-brain learning every cycle at its cap (prefilled in lock step first; linear index, pendulum-sized observations), the flight recorder on
-(4 rotating 8 MiB segments) and a snapshot every ${snapshotEverySeconds} s, all in slack time.
+brain learning every cycle at its cap (prefilled in lock step first; the similarity registry, which serves HNSW at this size, with its writes applied in slack time; pendulum-sized observations), the flight recorder on
+(4 rotating 8 MiB segments) and a snapshot every ${snapshotEverySeconds} s (HNSW index included), all in slack time.
 
 ${table(
   ['measure', 'value', 'target'],
