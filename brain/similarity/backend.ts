@@ -17,7 +17,11 @@ export interface SimilarityBackend {
   readonly capacity: number;
   /** live (inserted and not removed) vectors */
   size(): number;
-  /** Insert or overwrite the vector for `slot` (slot reuse after eviction overwrites). */
+  /**
+   * Insert or overwrite the vector for `slot` (slot reuse after eviction overwrites). A backend
+   * may defer the write to its slack-time `maintain` (HNSW with deferWrites, the tensor upload):
+   * until then searches do not see it.
+   */
   upsert(slot: number, vector: Float32Array): void;
   /** Remove `slot` from search results. */
   remove(slot: number): void;

