@@ -130,6 +130,9 @@ export class Planner {
   private readonly actionSensitivity: Float64Array;
   private readonly probeActions: Float32Array;
   private readonly baseDelta: Float64Array;
+  /** the last kernelScale: nearest squared distance and 1 / mean squared distance */
+  private kernelDistanceMin = 0;
+  private kernelInverseBandwidth = 0;
   /** whether the current choose() explores (adds novelty bonuses) */
   private exploring = false;
   /** result of the last rollout (a field, not a return value: a returned double is boxed on the heap) */
@@ -308,11 +311,10 @@ export class Planner {
   /** Rollout through the local linear fit: discounted predicted rewards + discounted value at the end. */
   private rolloutLinear(): void {
     const index = this.index;
-    const walk = this.settings.rolloutReward === 'walk';
-    if (
-      (walk ? this.startCount === 0 : index === null || index.size() === 0) ||
-      this.settings.rolloutReward === 'local'
-    ) {
+    const mode = this.settings.rolloutReward;
+    const walk = mode === 'walk';
+    const nothingToLookUp = walk ? this.startCount === 0 : index === null || index.size() === 0;
+    if (mode === 'local' || nothingToLookUp) {
       this.local.rollout(this.sequence, this.horizon, this.settings.discount);
       this.rolloutScore = this.local.rolloutScore;
       return;
@@ -354,14 +356,9 @@ export class Planner {
       else found = index!.search(x, this.lookupSlots.length, this.lookupSlots, this.lookupDistances);
       const slots = this.lookupSlots;
       const distances = this.lookupDistances;
-      let distanceMin = Number.POSITIVE_INFINITY;
-      let distanceSum = 0;
-      for (let n = 0; n < found; n++) {
-        const d = distances[n]!;
-        if (d < distanceMin) distanceMin = d;
-        distanceSum += d;
-      }
-      const inverseBandwidth = found > 0 ? found / (distanceSum + 1e-6) : 0;
+      this.kernelScale(distances, found);
+      const distanceMin = this.kernelDistanceMin;
+      const inverseBandwidth = this.kernelInverseBandwidth;
       let weightSum = 0;
       let reward = 0;
       value = 0;
@@ -383,6 +380,22 @@ export class Planner {
     score += noveltyWeight * novelty;
     // value: Q of the experiences at the last predicted state, which already holds their reward
     this.rolloutScore = score + (this.settings.lookupValueWeight ?? 1) * weight * value;
+  }
+
+  /**
+   * The kernel over `count` squared distances: weights exp((min - d) * inverseBandwidth), the
+   * bandwidth their mean. Results in fields (a returned pair would allocate).
+   */
+  private kernelScale(distances: Float32Array, count: number): void {
+    let distanceMin = Number.POSITIVE_INFINITY;
+    let distanceSum = 0;
+    for (let n = 0; n < count; n++) {
+      const d = distances[n]!;
+      if (d < distanceMin) distanceMin = d;
+      distanceSum += d;
+    }
+    this.kernelDistanceMin = distanceMin;
+    this.kernelInverseBandwidth = count > 0 ? count / (distanceSum + 1e-6) : 0;
   }
 
   /** The local fit's outcome change per unit of each action dimension at `ctx` (finite differences of a linear model: exact). */
@@ -414,14 +427,9 @@ export class Planner {
     const distances = this.lookupDistances;
     const delta = this.baseDelta;
     const meanAction = this.probeActions;
-    let distanceMin = Number.POSITIVE_INFINITY;
-    let distanceSum = 0;
-    for (let n = 0; n < count; n++) {
-      const d = distances[n]!;
-      if (d < distanceMin) distanceMin = d;
-      distanceSum += d;
-    }
-    const inverseBandwidth = count / (distanceSum + 1e-6);
+    this.kernelScale(distances, count);
+    const distanceMin = this.kernelDistanceMin;
+    const inverseBandwidth = this.kernelInverseBandwidth;
     delta.fill(0);
     meanAction.fill(0);
     let weightSum = 0;
