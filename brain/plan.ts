@@ -658,8 +658,13 @@ export class Planner {
     }
   }
 
+  /**
+   * Math.min / Math.max, not a ternary: `a < min ? min : a` merges the integer limits from config
+   * (small integers in V8) with the double `a`, and TurboFan boxed the result in a heap number on
+   * every call (measured: ~8 KB per step at 32 candidates x horizon 16, 10+ scavenges per 10k steps).
+   */
   private clamp(a: number): number {
     const { actionMin, actionMax } = this.settings;
-    return a < actionMin ? actionMin : a > actionMax ? actionMax : a;
+    return Math.min(actionMax, Math.max(actionMin, a));
   }
 }

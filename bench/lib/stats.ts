@@ -3,6 +3,7 @@
  * through PerformanceObserver (the same source `engram profile` uses).
  */
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
+import { monotonicNs } from '../../runtime/clock.js';
 import { type Distribution, distributionOf } from '../../runtime/profile/stats.js';
 
 export type { Distribution };
@@ -68,7 +69,7 @@ export class GcCounter {
   }
 }
 
-/** Nanoseconds from process.hrtime.bigint() as a number (does not allocate per call in V8). */
+/** Monotonic nanoseconds as a number, without allocating (runtime/clock.ts monotonicNs). */
 export function nowNs(): number {
-  return Number(process.hrtime.bigint());
+  return monotonicNs();
 }

@@ -33,6 +33,7 @@
  * hidden from searches). From the export on, every slot whose index entry may differ from the file
  * is marked in `dirty` (queued then, or touched since), so a restore only repairs those slots.
  */
+import { systemClock } from '../../runtime/clock.js';
 import type { Clock } from '../../runtime/contracts.js';
 import type { VectorSource } from '../memory/store.js';
 import type { BackendFactory, SimilarityBackend } from './backend.js';
@@ -53,7 +54,7 @@ export interface HnswOptions {
 }
 
 /** used when maintain is called without a clock */
-const processClock: Clock = { nowNs: () => Number(process.hrtime.bigint()) };
+const processClock: Clock = systemClock;
 
 /** Per-slot state inside the index. */
 const Absent = 0;
@@ -132,7 +133,7 @@ export class HnswBackend implements SimilarityBackend {
     this.wanted[slot] = 1;
     if (this.dirty !== undefined) this.dirty[slot] = 1;
     if (!this.deferWrites) {
-      this.apply(slot, vector);
+      this.apply(slot, vector, 0);
       return;
     }
     const dim = this.dim;
@@ -217,18 +218,18 @@ export class HnswBackend implements SimilarityBackend {
       this.hiddenCount--;
     }
     if (this.wanted[slot] === 1) {
-      const base = slot * this.dim;
-      this.apply(slot, this.source.vectors.subarray(base, base + this.dim));
+      // The store's row read in place: a subarray view here would allocate on every maintain.
+      this.apply(slot, this.source.vectors, slot * this.dim);
     } else {
       this.markDeleted(slot);
     }
     this.counters.applied++;
   }
 
-  /** The native insert or update of `slot`. */
-  private apply(slot: number, vector: Float32Array): void {
+  /** The native insert or update of `slot` with the vector at vectors[offset..offset + dim). */
+  private apply(slot: number, vectors: Float32Array, offset: number): void {
     const scratch = this.scratch;
-    for (let i = 0; i < this.dim; i++) scratch[i] = vector[i]!;
+    for (let i = 0; i < this.dim; i++) scratch[i] = vectors[offset + i]!;
     const state = this.slotState[slot];
     if (state === Absent) {
       if (this.elementCount >= this.maxElements) this.grow();
@@ -411,7 +412,7 @@ export class HnswBackend implements SimilarityBackend {
       this.wanted[slot] = 1;
       const view = vectors.subarray(slot * dim, (slot + 1) * dim);
       if (this.slotState[slot] === Absent) {
-        this.apply(slot, view);
+        this.apply(slot, view, 0);
         repaired++;
         continue;
       }
@@ -419,7 +420,7 @@ export class HnswBackend implements SimilarityBackend {
       const stored = loaded.getPoint(slot);
       for (let i = 0; i < dim; i++) {
         if (Math.fround(stored[i]!) !== view[i]) {
-          this.apply(slot, view);
+          this.apply(slot, view, 0);
           repaired++;
           break;
         }

@@ -26,13 +26,13 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { systemClock } from '../../runtime/clock.js';
 import type { Clock } from '../../runtime/contracts.js';
 import type { VectorSource } from '../memory/store.js';
 import type { BackendFactory, SimilarityBackend } from './backend.js';
 import { insertTopK, squaredDistance } from './topk.js';
 
 /** used when no clock is passed (benchmarks calling the backend directly) */
-const systemClock: Clock = { nowNs: () => Number(process.hrtime.bigint()) };
 
 type Tf = typeof import('@tensorflow/tfjs-core');
 type Tensor2D = import('@tensorflow/tfjs-core').Tensor2D;
