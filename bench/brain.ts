@@ -28,6 +28,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { brainConfig } from '../brain/config.js';
 import { bytesPerExperience, createBrain, hnswBytesEstimate } from '../brain/create.js';
 import { encoderConfigSchema } from '../brain/encode/config.js';
@@ -143,6 +144,12 @@ interface SizeResult {
   gcPer10kWithStep: number;
   gcPer10kWithoutStep: number;
   gcPer10kAttributable: number;
+  /**
+   * JS heap bytes allocated per step + maintain: the median over 200-step windows of the young
+   * generation's growth (windows where a scavenge ran are dropped). GC counts depend on how V8
+   * sizes the young generation; this is what the step itself asks of it.
+   */
+  allocatedBytesPerStep?: number;
   lookupPath: string;
   horizon: number;
   /** 1-minute load average when the measurement started (the machine is shared) */
@@ -346,6 +353,7 @@ async function measureSize(
     generatorOnly(steps);
     gcWithout += (await gcBase.stop()).total;
   }
+  const allocatedBytesPerStep = measureAllocation(runSteps);
   const overall = distribution(all);
   const measuredSteps = steps * repeats;
   const perExperience = (rssAfter - rssBefore) / n;
@@ -381,6 +389,7 @@ async function measureSize(
     gcPer10kWithStep: (gcWith * 10_000) / measuredSteps,
     gcPer10kWithoutStep: (gcWithout * 10_000) / measuredSteps,
     gcPer10kAttributable: Math.max(0, ((gcWith - gcWithout) * 10_000) / measuredSteps),
+    allocatedBytesPerStep,
     lookupPath: brain.index.activePath(),
     loadAverage: loadAtStart,
     horizon: config.planner.horizon,
@@ -388,6 +397,20 @@ async function measureSize(
   void hnswTotal;
   brain.dispose();
   return result;
+}
+
+/** Median young-generation growth per step over windows of 200 steps with no scavenge inside. */
+function measureAllocation(runSteps: (count: number, samples: null, stages: null) => void): number {
+  const youngUsed = () =>
+    getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_used_size ?? 0;
+  const perStep: number[] = [];
+  for (let window = 0; window < 40 && perStep.length < 15; window++) {
+    const before = youngUsed();
+    runSteps(200, null, null);
+    const after = youngUsed();
+    if (after >= before) perStep.push((after - before) / 200);
+  }
+  return perStep.length > 0 ? Math.round(median(perStep)) : Number.NaN;
 }
 
 /**
@@ -581,6 +604,7 @@ function markdown(
     `${us(r.eviction.p50)} / ${us(r.eviction.p99)}`,
     r.n >= 100_000 ? `${r.bytesPerExperience} (${r.bytesRatio.toFixed(2)}x)` : 'n/a',
     `${r.gcPer10kWithStep.toFixed(1)} / ${r.gcPer10kWithoutStep.toFixed(1)}`,
+    r.allocatedBytesPerStep === undefined ? 'n/a' : String(r.allocatedBytesPerStep),
   ]);
   return [
     '## Brain step (`engram bench brain`)',
@@ -592,7 +616,10 @@ function markdown(
     'one eviction: memory is full). Times in µs; p50/p99 are medians over runs, p99.9/max over all',
     'measured steps. Bytes per experience: RSS growth while filling / N, and its ratio to the raw payload',
     '(store arrays) plus the index links; shown from N = 1e5 (below that, allocator noise dominates the',
-    'RSS delta). GCs per 10k steps: with the step / generator alone. Load average during each size is in',
+    'RSS delta). GCs per 10k steps: with the step / generator alone. "alloc B/step": JS heap bytes the step +',
+    'maintain allocate (young-generation growth, median of 200-step windows without a scavenge); hnswlib-node',
+    'boxes every query element and builds a result object per search (~1.2 KB at 16 dims, ~2.7 KB at 64).',
+    'Load average during each size is in',
     'the JSON (`loadAverage`): this 2-core machine is shared, so tails reflect other work too.',
     'Targets: p99 <= 500 µs at 1e4, <= 1000 µs at 1e5, <= 2000 µs at 1e6; zero GCs from the step; bytes <= 1.5x.',
     '',
@@ -611,6 +638,7 @@ function markdown(
         'evict p50 / p99',
         'bytes/exp',
         'GC/10k',
+        'alloc B/step',
       ],
       rows,
     ),
@@ -675,7 +703,7 @@ export const command: Subcommand = {
         const result = measureInChild(stateDim, actionDim, n, repeats, steps, backend, horizon);
         results.push(result);
         log(
-          `dims ${stateDim}+${actionDim} N=${n} ${result.lookupPath}: step p50 ${us(result.stepP50Ns)} µs, p99 ${us(result.stepP99Ns)} µs, p99.9 ${us(result.stepP999Ns)} µs, max ${us(result.stepMaxNs)} µs; insert p50 ${us(result.insert.p50)} µs; evict p50 ${us(result.eviction.p50)} µs; ${result.bytesPerExperience} B/exp (${result.bytesRatio.toFixed(2)}x); GC/10k ${result.gcPer10kWithStep.toFixed(1)} with, ${result.gcPer10kWithoutStep.toFixed(1)} without; fill ${result.fillSeconds.toFixed(1)} s`,
+          `dims ${stateDim}+${actionDim} N=${n} ${result.lookupPath}: step p50 ${us(result.stepP50Ns)} µs, p99 ${us(result.stepP99Ns)} µs, p99.9 ${us(result.stepP999Ns)} µs, max ${us(result.stepMaxNs)} µs; insert p50 ${us(result.insert.p50)} µs; evict p50 ${us(result.eviction.p50)} µs; ${result.bytesPerExperience} B/exp (${result.bytesRatio.toFixed(2)}x); GC/10k ${result.gcPer10kWithStep.toFixed(1)} with, ${result.gcPer10kWithoutStep.toFixed(1)} without; alloc ${result.allocatedBytesPerStep} B/step; fill ${result.fillSeconds.toFixed(1)} s`,
         );
       }
     }
