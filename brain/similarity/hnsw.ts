@@ -33,8 +33,7 @@
  * hidden from searches). From the export on, every slot whose index entry may differ from the file
  * is marked in `dirty` (queued then, or touched since), so a restore only repairs those slots.
  */
-import { systemClock } from '../../runtime/clock.js';
-import type { Clock } from '../../runtime/contracts.js';
+import { type Clock, monotonicNs } from '../../runtime/contracts.js';
 import type { VectorSource } from '../memory/store.js';
 import type { BackendFactory, SimilarityBackend } from './backend.js';
 
@@ -54,7 +53,7 @@ export interface HnswOptions {
 }
 
 /** used when maintain is called without a clock */
-const processClock: Clock = systemClock;
+const processClock: Clock = { nowNs: monotonicNs };
 
 /** Per-slot state inside the index. */
 const Absent = 0;
