@@ -29,6 +29,9 @@ export function monotonicNs(): number {
   return hrtimeWords[1]! * 4294967296 + hrtimeWords[0]!;
 }
 
+/** A Clock on monotonicNs, for code in brain/ that may not import runtime/clock.ts (its SystemClock reads the same). */
+export const monotonicClock: Clock = { nowNs: monotonicNs };
+
 /** Status codes for hot-path calls: 0 is success, anything else names a counted reason. */
 export const Status = {
   ok: 0,

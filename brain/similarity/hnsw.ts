@@ -33,7 +33,7 @@
  * hidden from searches). From the export on, every slot whose index entry may differ from the file
  * is marked in `dirty` (queued then, or touched since), so a restore only repairs those slots.
  */
-import { type Clock, monotonicNs } from '../../runtime/contracts.js';
+import { type Clock, monotonicClock } from '../../runtime/contracts.js';
 import type { VectorSource } from '../memory/store.js';
 import type { BackendFactory, SimilarityBackend } from './backend.js';
 
@@ -51,9 +51,6 @@ export interface HnswOptions {
   /** queue upserts and apply them in maintain(untilNs) (see the file comment); default false */
   deferWrites?: boolean;
 }
-
-/** used when maintain is called without a clock */
-const processClock: Clock = { nowNs: monotonicNs };
 
 /** Per-slot state inside the index. */
 const Absent = 0;
@@ -175,7 +172,7 @@ export class HnswBackend implements SimilarityBackend {
    * Applies queued slots until `untilNs`, starting one only when its estimated cost fits. Nothing
    * while an export is writing. Returns how many were applied.
    */
-  maintain(untilNs: number, clock: Clock = processClock): number {
+  maintain(untilNs: number, clock: Clock = monotonicClock): number {
     if (this.exporting || this.queueLength === 0) return 0;
     let applied = 0;
     while (this.queueLength > 0) {

@@ -26,13 +26,10 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { type Clock, monotonicNs } from '../../runtime/contracts.js';
+import { type Clock, monotonicClock } from '../../runtime/contracts.js';
 import type { VectorSource } from '../memory/store.js';
 import type { BackendFactory, SimilarityBackend } from './backend.js';
 import { insertTopK, squaredDistance } from './topk.js';
-
-/** used when no clock is passed (benchmarks calling the backend directly) */
-const processClock: Clock = { nowNs: monotonicNs };
 
 type Tf = typeof import('@tensorflow/tfjs-core');
 type Tensor2D = import('@tensorflow/tfjs-core').Tensor2D;
@@ -153,7 +150,7 @@ export class TensorBackend implements SimilarityBackend {
    * answers for its few stale columns meanwhile), unless the stale list is filling up. An upload is
    * started only when its measured cost fits before `untilNs`.
    */
-  maintain(untilNs: number, clock: Clock = processClock): void {
+  maintain(untilNs: number, clock: Clock = monotonicClock): void {
     if (this.isSynced()) return;
     const pressure = this.staleOverflow || this.staleCount > maxStaleSlots / 2;
     for (let block = 0; block < this.activeBlocks; block++) {

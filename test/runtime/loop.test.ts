@@ -4,6 +4,7 @@ import * as assert from 'uvu/assert';
 import { type Controller, type Driver, Status } from '../../runtime/contracts.js';
 import { Loop } from '../../runtime/loop.js';
 import { actionLimits, SafeReason, SafetyFilter } from '../../runtime/safety.js';
+import { leastHeapGrowthPer } from '../heap-growth.js';
 import { MS, rig, settings } from './loop-fixtures.js';
 
 const PERIOD = 10 * MS; // 100 Hz
@@ -307,11 +308,6 @@ class FieldClock {
 }
 
 test('the cycle allocates no objects: under 64 bytes per cycle and slack (least of three 50k-cycle windows)', () => {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) {
-    console.log('  (skipped: run with --expose-gc, as test/run.ts does)');
-    return;
-  }
   const clock = new FieldClock();
   const observation = new Float32Array([0.1, 0.2, 0.3]);
   const driver: Driver = {
@@ -355,14 +351,12 @@ test('the cycle allocates no objects: under 64 bytes per cycle and slack (least 
     }
   };
   cycles(20_000, 0); // warm-up: JIT compilation allocates too
-  // The least of three windows: anything else that allocates meanwhile only adds.
-  let perCycle = Number.POSITIVE_INFINITY;
-  for (let window = 0; window < 3; window++) {
-    gc();
-    const before = process.memoryUsage().heapUsed;
-    cycles(50_000, 20_000 + window * 50_000);
-    perCycle = Math.min(perCycle, (process.memoryUsage().heapUsed - before) / 50_000);
-  }
+  let from = 20_000;
+  const perCycle = leastHeapGrowthPer((count) => {
+    cycles(count, from);
+    from += count;
+  }, 50_000);
+  if (perCycle === undefined) return;
   // Measured ~35 B: doubles boxed where a call is not inlined (a clock read, the deadline passed
   // to step). An object, closure, array or string per cycle would add 32-100 B more.
   assert.ok(perCycle < 64, `${perCycle.toFixed(1)} bytes per cycle`);

@@ -53,6 +53,18 @@ async function registryBrain(options: { seed?: number; M?: number; capacity?: nu
 }
 
 /** Lock-step learning on a pendulum-like world, with generous slack so the index keeps up. */
+/** One whole save of `brain` to `path`, now (the periodic writer's shutdown path), asserted to succeed. */
+async function saveWhole(brain: Brain, path: string): Promise<void> {
+  const periodic = periodicBrainSnapshots(brain, {
+    path,
+    everyNs: 60e9,
+    clock: systemClock,
+    log: new CapturingLog(),
+    configHash: 'x',
+  });
+  assert.ok((await periodic.saveNow()).ok);
+}
+
 function learn(brain: Brain, steps: number, from: number, slackNs = 3e6): void {
   const frame = createFrame(3);
   const action = new Float32Array(1);
@@ -143,14 +155,7 @@ snapshotHnsw('free-slot order and random streams continue exactly after a restor
   const original = await registryBrain();
   learn(original, 600, 0);
   assert.is(original.evict(50), 50); // free slots on top of the stack in eviction order, not lowest first
-  const periodic = periodicBrainSnapshots(original, {
-    path,
-    everyNs: 60e9,
-    clock: systemClock,
-    log: new CapturingLog(),
-    configHash: 'x',
-  });
-  assert.ok((await periodic.saveNow()).ok);
+  await saveWhole(original, path);
   const restored = await registryBrain();
   assert.is(restoreBrain(restored, { path, log: new CapturingLog() }).kind, 'restored');
 
@@ -225,17 +230,7 @@ snapshotHnsw('an index saved with other HNSW parameters is skipped, named, and r
   const path = join(dir, 'snapshot.bin');
   const original = await registryBrain();
   learn(original, 400, 0);
-  assert.ok(
-    (
-      await periodicBrainSnapshots(original, {
-        path,
-        everyNs: 60e9,
-        clock: systemClock,
-        log: new CapturingLog(),
-        configHash: 'x',
-      }).saveNow()
-    ).ok,
-  );
+  await saveWhole(original, path);
   const other = await registryBrain({ M: 8 });
   const log = new CapturingLog();
   assert.is(restoreBrain(other, { path, log }).kind, 'restored');

@@ -1,0 +1,21 @@
+/**
+ * Allocation tests measure JS heap growth per call of the code under test. The least of a few
+ * windows: anything else that allocates meanwhile only adds. Needs --expose-gc (test/run.ts passes it).
+ */
+
+/** Heap bytes per unit of `run(count)`, the least over `windows` windows; undefined without --expose-gc. */
+export function leastHeapGrowthPer(run: (count: number) => void, count: number, windows = 3): number | undefined {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) {
+    console.log('  (skipped: run with --expose-gc, as test/run.ts does)');
+    return undefined;
+  }
+  let least = Number.POSITIVE_INFINITY;
+  for (let window = 0; window < windows; window++) {
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    run(count);
+    least = Math.min(least, (process.memoryUsage().heapUsed - before) / count);
+  }
+  return least;
+}
