@@ -16,7 +16,13 @@ node_modules/.stamp: package.json package-lock.json
 
 install: node_modules/.stamp
 
-build: install
+# engram's HNSW addon (native/hnsw: hnswlib with Float32Array in and out, no JS allocation per
+# search); node-gyp comes with npm. Without a C++ toolchain the build fails and says so.
+HNSW_ADDON := native/hnsw/build/Release/engram_hnsw.node
+$(HNSW_ADDON): native/hnsw/engram_hnsw.cc native/hnsw/binding.gyp node_modules/.stamp
+	npm run build:native --silent
+
+build: install $(HNSW_ADDON)
 	npx tsc -p tsconfig.json
 
 # Debian packages some tests use (chromium for HTML reports, python3-zmq/msgpack for the example
@@ -45,4 +51,4 @@ bench: build
 	$(ENGRAM) bench all
 
 clean:
-	rm -rf dist node_modules runs
+	rm -rf dist node_modules runs native/hnsw/build

@@ -11,10 +11,9 @@
  * never holds more than `capacity` elements. (replaceDeleted would hand a deleted element to a
  * different label; with label = slot we do not need it.)
  *
- * The library boundary allocates: searchKnn takes a plain number[] and returns a new object of two
- * arrays. We reuse one number[] scratch for the query, cross the boundary once per search and copy
- * the result into the caller's typed arrays. That allocation is the one documented exception to
- * the no-allocation rule on this path.
+ * The native calls go through an `HnswIndexHandle` (hnsw-binding.ts): engram's typed addon, where a
+ * search or an insert allocates nothing on the JS heap, or hnswlib-node's published binding when the
+ * addon is not built (it boxes every query element and returns a new result object per search).
  *
  * Deferred writes (`deferWrites`, what the registry uses). An insert costs 30-150 µs, but an update
  * of an existing label (slot reuse after eviction, re-encoding) runs hnswlib's updatePoint, which
@@ -36,9 +35,7 @@
 import { type Clock, monotonicClock } from '../../runtime/contracts.js';
 import type { VectorSource } from '../memory/store.js';
 import type { BackendFactory, SimilarityBackend } from './backend.js';
-
-type HnswModule = typeof import('hnswlib-node');
-type HierarchicalNSW = InstanceType<HnswModule['HierarchicalNSW']>;
+import { type HnswBinding, type HnswBindingName, type HnswIndexHandle, loadHnswBinding } from './hnsw-binding.js';
 
 export interface HnswOptions {
   M: number;
@@ -50,6 +47,8 @@ export interface HnswOptions {
   initialElements?: number;
   /** queue upserts and apply them in maintain(untilNs) (see the file comment); default false */
   deferWrites?: boolean;
+  /** the native binding (hnsw-binding.ts); default: engram's typed addon, else hnswlib-node */
+  binding?: HnswBindingName;
 }
 
 /** Per-slot state inside the index. */
@@ -66,8 +65,11 @@ export class HnswBackend implements SimilarityBackend {
   /** distinct slots ever added (live + deleted): hnswlib's element count */
   private elementCount = 0;
   private maxElements: number;
-  /** the one number[] that crosses into the addon for queries and inserts */
-  private readonly scratch: number[];
+  /** search results while slots are hidden (an export is writing): grown on demand, rare */
+  private hiddenSearchSlots = new Int32Array(0);
+  private hiddenSearchDist = new Float32Array(0);
+  /** why the typed binding was not used (undefined when it is) */
+  readonly bindingNote: string | undefined;
   private readonly deferWrites: boolean;
   /** deferred slots, a ring of `capacity` (a slot is in it at most once: `queued`) */
   private readonly queue: Int32Array;
@@ -91,27 +93,39 @@ export class HnswBackend implements SimilarityBackend {
   readonly counters = { applied: 0, deferredRemoves: 0, maxQueue: 0 };
 
   constructor(
-    private readonly module: HnswModule,
+    private readonly binding: HnswBinding,
     private readonly source: VectorSource,
     private readonly options: HnswOptions,
-    private index: HierarchicalNSW = new module.HierarchicalNSW('l2', source.dim),
+    bindingNote?: string,
+    private index: HnswIndexHandle = binding.create(source.dim),
   ) {
     this.dim = source.dim;
     this.capacity = source.capacity;
+    this.bindingNote = bindingNote;
     this.slotState = new Uint8Array(source.capacity);
-    this.scratch = new Array<number>(source.dim).fill(0);
     this.deferWrites = options.deferWrites ?? false;
     this.queue = new Int32Array(this.deferWrites ? source.capacity : 0);
     this.queued = new Uint8Array(this.deferWrites ? source.capacity : 0);
     this.wanted = new Uint8Array(source.capacity);
     this.hidden = new Uint8Array(source.capacity);
     this.maxElements = Math.min(source.capacity, Math.max(16, options.initialElements ?? 1024));
-    this.index.initIndex(this.maxElements, options.M, options.efConstruction, options.seed ?? 100, false);
+    this.index.initIndex(this.maxElements, options.M, options.efConstruction, options.seed ?? 100);
     this.index.setEf(options.efSearch);
   }
 
   size(): number {
     return this.liveCount;
+  }
+
+  /** Which native binding serves this index. */
+  get bindingName(): HnswBindingName {
+    return this.binding.name;
+  }
+
+  /** For the registry's "ready" log line: the binding, and why it is the slower one if it is. */
+  describe(): string {
+    if (this.binding.name === 'typed') return 'hnswlib (engram typed binding)';
+    return `hnswlib-node (allocates per search${this.bindingNote ? `; ${this.bindingNote}` : ''})`;
   }
 
   /** Index parameters (a saved index is reused only when they match). */
@@ -224,8 +238,6 @@ export class HnswBackend implements SimilarityBackend {
 
   /** The native insert or update of `slot` with the vector at vectors[offset..offset + dim). */
   private apply(slot: number, vectors: Float32Array, offset: number): void {
-    const scratch = this.scratch;
-    for (let i = 0; i < this.dim; i++) scratch[i] = vectors[offset + i]!;
     const state = this.slotState[slot];
     if (state === Absent) {
       if (this.elementCount >= this.maxElements) this.grow();
@@ -234,7 +246,7 @@ export class HnswBackend implements SimilarityBackend {
       this.index.unmarkDelete(slot);
     }
     // For an existing label this is hnswlib's in-place update; for a new one, an insert.
-    this.index.addPoint(scratch, slot, false);
+    this.index.addPoint(vectors, offset, slot);
     if (state !== Live) {
       this.slotState[slot] = Live;
       this.liveCount++;
@@ -343,8 +355,8 @@ export class HnswBackend implements SimilarityBackend {
    * them. Synchronous: start-up only. Throws when the file does not fit this backend.
    */
   importIndex(path: string, dirtyBits: Uint8Array | undefined): { repaired: number } {
-    const loaded = new this.module.HierarchicalNSW('l2', this.dim);
-    loaded.readIndexSync(path, false);
+    const loaded = this.binding.create(this.dim);
+    loaded.readIndexSync(path);
     if (loaded.getNumDimensions() !== this.dim) {
       throw new Error(`HNSW index ${path} has dim ${loaded.getNumDimensions()}, expected ${this.dim}`);
     }
@@ -403,20 +415,21 @@ export class HnswBackend implements SimilarityBackend {
     // the store's (the slot was reused or re-encoded after the export) are updated in place.
     const vectors = this.source.vectors;
     const dim = this.dim;
+    const stored = new Float32Array(dim);
     for (let slot = 0; slot < this.capacity; slot++) {
       if (alive[slot] !== 1) continue;
       this.wanted[slot] = 1;
-      const view = vectors.subarray(slot * dim, (slot + 1) * dim);
+      const base = slot * dim;
       if (this.slotState[slot] === Absent) {
-        this.apply(slot, view, 0);
+        this.apply(slot, vectors, base);
         repaired++;
         continue;
       }
       if (!isDirty(slot)) continue;
-      const stored = loaded.getPoint(slot);
+      loaded.getPoint(slot, stored, 0);
       for (let i = 0; i < dim; i++) {
-        if (Math.fround(stored[i]!) !== view[i]) {
-          this.apply(slot, view, 0);
+        if (stored[i] !== vectors[base + i]) {
+          this.apply(slot, vectors, base);
           repaired++;
           break;
         }
@@ -451,18 +464,23 @@ export class HnswBackend implements SimilarityBackend {
     const room = Math.min(outSlots.length, outDist.length) - outOffset;
     if (want > room) want = room;
     if (want <= 0) return 0;
-    const scratch = this.scratch;
-    for (let i = 0; i < this.dim; i++) scratch[i] = query[queryOffset + i]!;
+    if (this.hiddenCount === 0) {
+      return this.index.searchKnn(query, queryOffset, want, outSlots, outDist, outOffset);
+    }
     // Slots removed during an export are still in the native index: ask for more, skip them.
     let ask = want + this.hiddenCount;
     if (ask > this.elementCount) ask = this.elementCount;
-    const result = this.index.searchKnn(scratch, ask);
-    const neighbors = result.neighbors;
-    const distances = result.distances;
+    if (this.hiddenSearchSlots.length < ask) {
+      this.hiddenSearchSlots = new Int32Array(ask);
+      this.hiddenSearchDist = new Float32Array(ask);
+    }
+    const slots = this.hiddenSearchSlots;
+    const distances = this.hiddenSearchDist;
+    const found = this.index.searchKnn(query, queryOffset, ask, slots, distances, 0);
     const hidden = this.hidden;
     let count = 0;
-    for (let i = 0; i < neighbors.length && count < want; i++) {
-      const slot = neighbors[i]!;
+    for (let i = 0; i < found && count < want; i++) {
+      const slot = slots[i]!;
       if (hidden[slot] === 1) continue;
       outSlots[outOffset + count] = slot;
       outDist[outOffset + count] = distances[i]!;
@@ -478,17 +496,14 @@ export function hnswFactory(options: HnswOptions): BackendFactory {
     name: 'hnsw',
     priority: 10,
     async create(source) {
-      let module: HnswModule;
+      const loaded = await loadHnswBinding(options.binding);
+      if (loaded instanceof Error) return new Error(`${loaded.message}; the HNSW path is off`);
       try {
-        const imported = (await import('hnswlib-node')) as HnswModule & { default?: HnswModule };
-        module = imported.HierarchicalNSW ? imported : (imported.default as HnswModule);
+        return new HnswBackend(loaded.binding, source, options, loaded.fallbackReason);
       } catch (error) {
-        return new Error(`hnswlib-node is not loadable here (${(error as Error).message}); the HNSW path is off`);
-      }
-      try {
-        return new HnswBackend(module, source, options);
-      } catch (error) {
-        return new Error(`hnswlib-node failed to create an index: ${(error as Error).message}`);
+        return new Error(
+          `the HNSW index (${loaded.binding.name} binding) failed to start: ${(error as Error).message}`,
+        );
       }
     },
   };

@@ -1,0 +1,473 @@
+// engram's binding to hnswlib (the copy hnswlib-node ships, so the index file format is the same):
+// vectors cross as Float32Array views with an offset, and search results are written into
+// caller-owned Int32Array / Float32Array, so a search or an insert allocates nothing on the JS heap.
+// hnswlib-node's own binding takes a number[] (one heap number per element read) and returns a new
+// object of two arrays per search: ~1.2 KB per brain step at 16 dimensions (docs/brain.md).
+//
+// Plain Node-API (node_api.h), no node-addon-api: every entry point checks its arguments and
+// throws a JS Error with a message; hnswlib's C++ exceptions become JS Errors too.
+#include <node_api.h>
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "hnswlib/hnswlib.h"
+
+namespace {
+
+struct Index {
+  size_t dim = 0;
+  std::unique_ptr<hnswlib::L2Space> space;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
+  // an async writeIndex is reading the graph on a worker thread
+  bool writing = false;
+};
+
+constexpr size_t kMaxArgs = 8;
+
+struct Call {
+  napi_env env;
+  napi_value self;
+  napi_value argv[kMaxArgs];
+  size_t argc = kMaxArgs;
+  Index* index = nullptr;
+};
+
+bool throwError(napi_env env, const std::string& message) {
+  napi_throw_error(env, nullptr, message.c_str());
+  return false;
+}
+
+enum Need { kAnything, kIndex, kMutableIndex, kReplaceIndex };
+
+// Reads the call's arguments and the wrapped Index. kIndex requires initIndex/readIndexSync first;
+// kMutableIndex also refuses while writeIndex is reading the graph (searches may run meanwhile);
+// kReplaceIndex (initIndex, readIndexSync) needs no index but refuses during a write too.
+bool begin(napi_env env, napi_callback_info info, Call& call, size_t minArgs, Need need, const char* name) {
+  call.env = env;
+  if (napi_get_cb_info(env, info, &call.argc, call.argv, &call.self, nullptr) != napi_ok) {
+    return throwError(env, std::string(name) + ": cannot read the arguments");
+  }
+  if (call.argc < minArgs) {
+    return throwError(env, std::string(name) + ": expected " + std::to_string(minArgs) + " arguments, got " +
+                               std::to_string(call.argc));
+  }
+  void* data = nullptr;
+  if (napi_unwrap(env, call.self, &data) != napi_ok || data == nullptr) {
+    return throwError(env, std::string(name) + ": not called on an engram HNSW index");
+  }
+  call.index = static_cast<Index*>(data);
+  if ((need == kIndex || need == kMutableIndex) && !call.index->hnsw) {
+    return throwError(env, std::string(name) + ": the index is not initialised (initIndex or readIndexSync first)");
+  }
+  if ((need == kMutableIndex || need == kReplaceIndex) && call.index->writing) {
+    return throwError(env, std::string(name) + ": an index file is being written; wait for writeIndex");
+  }
+  return true;
+}
+
+bool getUint(Call& call, size_t i, const char* what, uint32_t& out) {
+  double value = 0;
+  if (napi_get_value_double(call.env, call.argv[i], &value) != napi_ok || !(value >= 0) || value > 4294967295.0 ||
+      value != static_cast<double>(static_cast<uint32_t>(value))) {
+    return throwError(call.env, std::string(what) + " must be a non-negative integer");
+  }
+  out = static_cast<uint32_t>(value);
+  return true;
+}
+
+// A Float32Array / Int32Array argument: data pointer and length in elements.
+template <typename T>
+bool getTyped(Call& call, size_t i, napi_typedarray_type want, const char* what, T*& data, size_t& length) {
+  bool isTyped = false;
+  napi_is_typedarray(call.env, call.argv[i], &isTyped);
+  if (!isTyped) return throwError(call.env, std::string(what) + " must be a typed array");
+  napi_typedarray_type type;
+  void* raw = nullptr;
+  if (napi_get_typedarray_info(call.env, call.argv[i], &type, &length, &raw, nullptr, nullptr) != napi_ok ||
+      type != want) {
+    return throwError(call.env, std::string(what) + (want == napi_float32_array ? " must be a Float32Array"
+                                                                                 : " must be an Int32Array"));
+  }
+  data = static_cast<T*>(raw);
+  return true;
+}
+
+// A vector argument (Float32Array, element offset): a pointer to dim floats inside it.
+bool getVector(Call& call, size_t arrayArg, size_t offsetArg, const char* what, const float*& out) {
+  float* data = nullptr;
+  size_t length = 0;
+  uint32_t offset = 0;
+  if (!getTyped(call, arrayArg, napi_float32_array, what, data, length)) return false;
+  if (!getUint(call, offsetArg, "offset", offset)) return false;
+  if (static_cast<size_t>(offset) + call.index->dim > length) {
+    return throwError(call.env, std::string(what) + ": offset " + std::to_string(offset) + " + dim " +
+                                    std::to_string(call.index->dim) + " exceeds its length " + std::to_string(length));
+  }
+  out = data + offset;
+  return true;
+}
+
+// hnswlib's saveIndex does not check its stream: a missing directory or a full disk leaves no file or
+// a short one and no error. The file's size is known from the graph, so check it after writing.
+void checkedSave(hnswlib::HierarchicalNSW<float>& hnsw, const std::string& path) {
+  size_t expected = sizeof(hnsw.offsetLevel0_) + sizeof(hnsw.max_elements_) + sizeof(size_t) +
+                    sizeof(hnsw.size_data_per_element_) + sizeof(hnsw.label_offset_) + sizeof(hnsw.offsetData_) +
+                    sizeof(hnsw.maxlevel_) + sizeof(hnsw.enterpoint_node_) + sizeof(hnsw.maxM_) + sizeof(hnsw.maxM0_) +
+                    sizeof(hnsw.M_) + sizeof(hnsw.mult_) + sizeof(hnsw.ef_construction_);
+  const size_t count = hnsw.cur_element_count;
+  expected += count * hnsw.size_data_per_element_;
+  for (size_t i = 0; i < count; i++) {
+    const int levels = hnsw.element_levels_[i];
+    expected += sizeof(unsigned int) + (levels > 0 ? hnsw.size_links_per_element_ * levels : 0);
+  }
+  hnsw.saveIndex(path);
+  struct stat info;
+  if (stat(path.c_str(), &info) != 0) throw std::runtime_error("the file was not created");
+  if (static_cast<size_t>(info.st_size) != expected) {
+    throw std::runtime_error("wrote " + std::to_string(info.st_size) + " of " + std::to_string(expected) +
+                             " bytes (disk full?)");
+  }
+}
+
+napi_value undefinedValue(napi_env env) {
+  napi_value value;
+  napi_get_undefined(env, &value);
+  return value;
+}
+
+napi_value numberValue(napi_env env, double number) {
+  napi_value value;
+  napi_create_double(env, number, &value);
+  return value;
+}
+
+template <typename F>
+napi_value guarded(napi_env env, const char* name, F&& body) {
+  try {
+    return body();
+  } catch (const std::exception& error) {
+    throwError(env, std::string(name) + ": " + error.what());
+    return nullptr;
+  }
+}
+
+// new Index(dim)
+napi_value Construct(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_value self;
+  napi_get_cb_info(env, info, &argc, argv, &self, nullptr);
+  double dim = 0;
+  if (argc < 1 || napi_get_value_double(env, argv[0], &dim) != napi_ok || !(dim >= 1) || dim > 65536 ||
+      dim != static_cast<double>(static_cast<uint32_t>(dim))) {
+    throwError(env, "engram HNSW index: dim must be an integer in [1, 65536]");
+    return nullptr;
+  }
+  auto* index = new Index();
+  index->dim = static_cast<size_t>(dim);
+  index->space = std::make_unique<hnswlib::L2Space>(index->dim);
+  napi_status status = napi_wrap(
+      env, self, index, [](napi_env, void* data, void*) { delete static_cast<Index*>(data); }, nullptr, nullptr);
+  if (status != napi_ok) {
+    delete index;
+    throwError(env, "engram HNSW index: cannot wrap the native index");
+    return nullptr;
+  }
+  return self;
+}
+
+// initIndex(maxElements, M, efConstruction, seed)
+napi_value InitIndex(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!begin(env, info, call, 4, kReplaceIndex, "initIndex")) return nullptr;
+  uint32_t maxElements, m, efConstruction, seed;
+  if (!getUint(call, 0, "maxElements", maxElements) || !getUint(call, 1, "M", m) ||
+      !getUint(call, 2, "efConstruction", efConstruction) || !getUint(call, 3, "seed", seed)) {
+    return nullptr;
+  }
+  if (m < 2) return throwError(env, "initIndex: M must be at least 2"), nullptr;
+  return guarded(env, "initIndex", [&] {
+    call.index->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(call.index->space.get(), maxElements, m,
+                                                                        efConstruction, seed, false);
+    return undefinedValue(env);
+  });
+}
+
+napi_value ResizeIndex(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!begin(env, info, call, 1, kMutableIndex, "resizeIndex")) return nullptr;
+  uint32_t maxElements;
+  if (!getUint(call, 0, "maxElements", maxElements)) return nullptr;
+  return guarded(env, "resizeIndex", [&] {
+    call.index->hnsw->resizeIndex(maxElements);
+    return undefinedValue(env);
+  });
+}
+
+napi_value SetEf(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!begin(env, info, call, 1, kIndex, "setEf")) return nullptr;
+  uint32_t ef;
+  if (!getUint(call, 0, "ef", ef)) return nullptr;
+  call.index->hnsw->setEf(ef);
+  return undefinedValue(env);
+}
+
+// addPoint(vectors: Float32Array, offset, label): insert, or update the vector of an existing label
+napi_value AddPoint(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!begin(env, info, call, 3, kMutableIndex, "addPoint")) return nullptr;
+  const float* vector = nullptr;
+  uint32_t label;
+  if (!getVector(call, 0, 1, "addPoint vectors", vector) || !getUint(call, 2, "label", label)) return nullptr;
+  return guarded(env, "addPoint", [&] {
+    call.index->hnsw->addPoint(vector, label, false);
+    return undefinedValue(env);
+  });
+}
+
+napi_value MarkDelete(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!begin(env, info, call, 1, kMutableIndex, "markDelete")) return nullptr;
+  uint32_t label;
+  if (!getUint(call, 0, "label", label)) return nullptr;
+  return guarded(env, "markDelete", [&] {
+    call.index->hnsw->markDelete(label);
+    return undefinedValue(env);
+  });
+}
+
+napi_value UnmarkDelete(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!begin(env, info, call, 1, kMutableIndex, "unmarkDelete")) return nullptr;
+  uint32_t label;
+  if (!getUint(call, 0, "label", label)) return nullptr;
+  return guarded(env, "unmarkDelete", [&] {
+    call.index->hnsw->unmarkDelete(label);
+    return undefinedValue(env);
+  });
+}
+
+// searchKnn(query: Float32Array, queryOffset, k, outLabels: Int32Array, outDistances: Float32Array,
+// outOffset): the number of neighbours written, nearest first, from outOffset on.
+napi_value SearchKnn(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!begin(env, info, call, 6, kIndex, "searchKnn")) return nullptr;
+  const float* query = nullptr;
+  uint32_t k, outOffset;
+  int32_t* labels = nullptr;
+  float* distances = nullptr;
+  size_t labelsLength = 0, distancesLength = 0;
+  if (!getVector(call, 0, 1, "searchKnn query", query) || !getUint(call, 2, "k", k) ||
+      !getTyped(call, 3, napi_int32_array, "searchKnn outLabels", labels, labelsLength) ||
+      !getTyped(call, 4, napi_float32_array, "searchKnn outDistances", distances, distancesLength) ||
+      !getUint(call, 5, "outOffset", outOffset)) {
+    return nullptr;
+  }
+  const size_t room = std::min(labelsLength, distancesLength);
+  if (static_cast<size_t>(outOffset) + k > room) {
+    return throwError(env, "searchKnn: outOffset + k exceeds the output arrays"), nullptr;
+  }
+  return guarded(env, "searchKnn", [&] {
+    auto result = call.index->hnsw->searchKnn(query, k);
+    // hnswlib's queue pops the farthest first: fill from the back so the nearest comes first.
+    const size_t count = result.size();
+    for (size_t i = count; i-- > 0;) {
+      labels[outOffset + i] = static_cast<int32_t>(result.top().second);
+      distances[outOffset + i] = result.top().first;
+      result.pop();
+    }
+    napi_value value;
+    napi_create_uint32(env, static_cast<uint32_t>(count), &value);
+    return value;
+  });
+}
+
+// getPoint(label, out: Float32Array, outOffset): copies the stored vector of a live label.
+napi_value GetPoint(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!begin(env, info, call, 3, kIndex, "getPoint")) return nullptr;
+  uint32_t label, outOffset;
+  float* out = nullptr;
+  size_t length = 0;
+  if (!getUint(call, 0, "label", label) || !getTyped(call, 1, napi_float32_array, "getPoint out", out, length) ||
+      !getUint(call, 2, "outOffset", outOffset)) {
+    return nullptr;
+  }
+  if (static_cast<size_t>(outOffset) + call.index->dim > length) {
+    return throwError(env, "getPoint: outOffset + dim exceeds the output array"), nullptr;
+  }
+  return guarded(env, "getPoint", [&] {
+    std::vector<float> point = call.index->hnsw->getDataByLabel<float>(label);
+    std::memcpy(out + outOffset, point.data(), call.index->dim * sizeof(float));
+    return undefinedValue(env);
+  });
+}
+
+// getIdsList(): every label in the index, deleted ones included (start-up only: allocates).
+napi_value GetIdsList(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!begin(env, info, call, 0, kIndex, "getIdsList")) return nullptr;
+  auto& hnsw = *call.index->hnsw;
+  napi_value list;
+  napi_create_array_with_length(env, hnsw.label_lookup_.size(), &list);
+  uint32_t i = 0;
+  for (const auto& entry : hnsw.label_lookup_) {
+    napi_value label;
+    napi_create_uint32(env, static_cast<uint32_t>(entry.first), &label);
+    napi_set_element(env, list, i++, label);
+  }
+  return list;
+}
+
+napi_value GetMaxElements(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!begin(env, info, call, 0, kIndex, "getMaxElements")) return nullptr;
+  return numberValue(env, static_cast<double>(call.index->hnsw->getMaxElements()));
+}
+
+napi_value GetCurrentCount(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!begin(env, info, call, 0, kIndex, "getCurrentCount")) return nullptr;
+  return numberValue(env, static_cast<double>(call.index->hnsw->getCurrentElementCount()));
+}
+
+napi_value GetNumDimensions(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!begin(env, info, call, 0, kAnything, "getNumDimensions")) return nullptr;
+  return numberValue(env, static_cast<double>(call.index->dim));
+}
+
+bool getPath(Call& call, size_t i, std::string& out) {
+  size_t length = 0;
+  if (napi_get_value_string_utf8(call.env, call.argv[i], nullptr, 0, &length) != napi_ok) {
+    return throwError(call.env, "the path must be a string");
+  }
+  out.resize(length + 1);
+  napi_get_value_string_utf8(call.env, call.argv[i], out.data(), length + 1, &length);
+  out.resize(length);
+  return true;
+}
+
+napi_value WriteIndexSync(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!begin(env, info, call, 1, kMutableIndex, "writeIndexSync")) return nullptr;
+  std::string path;
+  if (!getPath(call, 0, path)) return nullptr;
+  return guarded(env, ("writeIndexSync " + path).c_str(), [&] {
+    checkedSave(*call.index->hnsw, path);
+    return undefinedValue(env);
+  });
+}
+
+// readIndexSync(path): replaces the index with the file's (hnswlib's format; hnswlib-node's too).
+napi_value ReadIndexSync(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!begin(env, info, call, 1, kReplaceIndex, "readIndexSync")) return nullptr;
+  std::string path;
+  if (!getPath(call, 0, path)) return nullptr;
+  return guarded(env, "readIndexSync", [&] {
+    auto loaded = std::make_unique<hnswlib::HierarchicalNSW<float>>(call.index->space.get(), path, false, 0, false);
+    // The file does not name its dimension; hnswlib takes it from the space. Its per-element size
+    // (links + vector + label) does give it away.
+    const size_t fileVectorBytes =
+        loaded->size_data_per_element_ - loaded->size_links_level0_ - sizeof(hnswlib::labeltype);
+    if (fileVectorBytes != call.index->dim * sizeof(float)) {
+      throw std::runtime_error("the file holds vectors of " + std::to_string(fileVectorBytes / sizeof(float)) +
+                               " dimensions, this index has " + std::to_string(call.index->dim));
+    }
+    call.index->hnsw = std::move(loaded);
+    return undefinedValue(env);
+  });
+}
+
+// writeIndex(path): Promise; hnswlib writes the file on a worker thread. Until it settles every other
+// call on this index throws (the graph must not change while it is read).
+struct WriteJob {
+  Index* index;
+  std::string path;
+  std::string error;
+  napi_deferred deferred;
+  napi_async_work work;
+  napi_ref self;
+};
+
+napi_value WriteIndex(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!begin(env, info, call, 1, kMutableIndex, "writeIndex")) return nullptr;
+  auto* job = new WriteJob();
+  job->index = call.index;
+  if (!getPath(call, 0, job->path)) {
+    delete job;
+    return nullptr;
+  }
+  napi_value promise, name;
+  napi_create_promise(env, &job->deferred, &promise);
+  napi_create_reference(env, call.self, 1, &job->self);  // keeps the index alive until the write ends
+  napi_create_string_utf8(env, "engram.hnsw.writeIndex", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(
+      env, nullptr, name,
+      [](napi_env, void* data) {
+        auto* job = static_cast<WriteJob*>(data);
+        try {
+          checkedSave(*job->index->hnsw, job->path);
+        } catch (const std::exception& error) {
+          job->error = error.what();
+        }
+      },
+      [](napi_env env, napi_status status, void* data) {
+        auto* job = static_cast<WriteJob*>(data);
+        job->index->writing = false;
+        if (status == napi_ok && job->error.empty()) {
+          napi_resolve_deferred(env, job->deferred, undefinedValue(env));
+        } else {
+          napi_value message, error;
+          std::string text = "writeIndex " + job->path + ": " + (job->error.empty() ? "cancelled" : job->error);
+          napi_create_string_utf8(env, text.c_str(), NAPI_AUTO_LENGTH, &message);
+          napi_create_error(env, nullptr, message, &error);
+          napi_reject_deferred(env, job->deferred, error);
+        }
+        napi_delete_reference(env, job->self);
+        napi_delete_async_work(env, job->work);
+        delete job;
+      },
+      job, &job->work);
+  call.index->writing = true;
+  napi_queue_async_work(env, job->work);
+  return promise;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor methods[] = {
+      {"initIndex", nullptr, InitIndex, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"resizeIndex", nullptr, ResizeIndex, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setEf", nullptr, SetEf, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"addPoint", nullptr, AddPoint, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"markDelete", nullptr, MarkDelete, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"unmarkDelete", nullptr, UnmarkDelete, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"searchKnn", nullptr, SearchKnn, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"getPoint", nullptr, GetPoint, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"getIdsList", nullptr, GetIdsList, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"getMaxElements", nullptr, GetMaxElements, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"getCurrentCount", nullptr, GetCurrentCount, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"getNumDimensions", nullptr, GetNumDimensions, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"writeIndexSync", nullptr, WriteIndexSync, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"readIndexSync", nullptr, ReadIndexSync, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"writeIndex", nullptr, WriteIndex, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_value constructor;
+  napi_define_class(env, "HierarchicalNSW", NAPI_AUTO_LENGTH, Construct, nullptr, sizeof(methods) / sizeof(methods[0]),
+                    methods, &constructor);
+  napi_set_named_property(env, exports, "HierarchicalNSW", constructor);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
