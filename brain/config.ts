@@ -31,13 +31,20 @@ export const similarityConfigSchema = z.strictObject({
   profile: z.string().default('auto'),
   /** neighbours per context lookup */
   k: positiveInt.default(16),
+  /**
+   * HNSW graph: M links per element (2M on the bottom level), efConstruction candidates when
+   * linking, efSearch when searching. Slot reuse after eviction moves an element, and hnswlib then
+   * re-selects the links of every old neighbour over efConstruction candidates: the step's tail.
+   * 12 / 64 / 48 against 16 / 100 / 32: half the move time, better recall after turnover
+   * (`engram bench hnsw`, docs/benchmarks.md)
+   */
   hnsw: z
     .strictObject({
-      M: positiveInt.default(16),
-      efConstruction: positiveInt.default(100),
-      efSearch: positiveInt.default(32),
+      M: positiveInt.default(12),
+      efConstruction: positiveInt.default(64),
+      efSearch: positiveInt.default(48),
     })
-    .default({ M: 16, efConstruction: 100, efSearch: 32 }),
+    .default({ M: 12, efConstruction: 64, efSearch: 48 }),
 });
 
 export const activationConfigSchema = z.strictObject({

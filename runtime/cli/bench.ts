@@ -13,6 +13,7 @@ const benchmarks: Record<string, () => Promise<{ command: Subcommand }>> = {
   profile: () => import('../../bench/profile.js'),
   soak: () => import('../../bench/soak.js'),
   snapshot: () => import('../../bench/snapshot.js'),
+  hnsw: () => import('../../bench/hnsw.js'),
 };
 
 const help = `usage: engram bench <${Object.keys(benchmarks).join('|')}|all> [options]
