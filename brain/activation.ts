@@ -18,6 +18,8 @@ export class ActiveSet {
   readonly activation: Float32Array;
   count = 0;
   private incoming = 0.5;
+  /** the state kernel's bandwidth for activateRetrieved (a field: see there) */
+  bandwidth = 1;
   /** slot -> position + 1 in `slots`, 0 when not active */
   private readonly positionOf: Int32Array;
 
@@ -82,6 +84,19 @@ export class ActiveSet {
     if (value <= this.activation[weakest]!) return;
     this.positionOf[this.slots[weakest]!] = 0;
     this.insertAt(weakest, slot, value);
+  }
+
+  /**
+   * Activates the `count` experiences just retrieved, each by its kernel similarity
+   * exp(-distance / bandwidth) (set `bandwidth` first). One call per step, and no double crosses
+   * a call boundary (each one that V8 did not inline was boxed: ~200 B per step).
+   */
+  activateRetrieved(slots: Int32Array, distances: Float32Array, count: number): void {
+    const invBandwidth = 1 / this.bandwidth;
+    for (let n = 0; n < count; n++) {
+      this.incoming = Math.exp(-distances[n]! * invBandwidth);
+      this.activateIncoming(slots[n]!);
+    }
   }
 
   /**

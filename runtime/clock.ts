@@ -1,5 +1,5 @@
 /** Clocks: the real monotonic one, and a mock one that makes loop, planner and staleness tests exact. */
-import { type Clock, monotonicNs } from './contracts.js';
+import { type Clock, monotonicNs, monotonicNsInto } from './contracts.js';
 
 export { monotonicNs };
 
@@ -7,6 +7,9 @@ export { monotonicNs };
 export class SystemClock implements Clock {
   nowNs(): number {
     return monotonicNs();
+  }
+  stampNs(out: Float64Array, index: number): void {
+    monotonicNsInto(out, index);
   }
 }
 
@@ -25,6 +28,10 @@ export class MockClock implements Clock {
     const now = this.timeNs;
     this.timeNs += this.autoAdvanceNs;
     return now;
+  }
+  stampNs(out: Float64Array, index: number): void {
+    out[index] = this.timeNs;
+    this.timeNs += this.autoAdvanceNs;
   }
   advance(ns: number): void {
     this.timeNs += ns;

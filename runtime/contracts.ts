@@ -10,6 +10,13 @@
 /** Monotonic clock in nanoseconds as a float64 (exact to 2^53 ns, about 104 days of uptime). */
 export interface Clock {
   nowNs(): number;
+  /**
+   * out[index] = nowNs(), for hot paths: a double returned from a call TurboFan does not inline is
+   * boxed (16 B per read), and a large caller such as Brain.step runs out of inlining budget before
+   * its clock reads (measured: 65-80 B per step from five reads). Writing into a typed array and
+   * returning nothing allocates nothing whether or not the call is inlined.
+   */
+  stampNs(out: Float64Array, index: number): void;
 }
 
 const hrtimeBuffer = new ArrayBuffer(8);
@@ -30,7 +37,13 @@ export function monotonicNs(): number {
 }
 
 /** A Clock on monotonicNs, for code in brain/ that may not import runtime/clock.ts (its SystemClock reads the same). */
-export const monotonicClock: Clock = { nowNs: monotonicNs };
+export const monotonicClock: Clock = { nowNs: monotonicNs, stampNs: monotonicNsInto };
+
+/** out[index] = monotonicNs(), returning nothing (Clock.stampNs). */
+export function monotonicNsInto(out: Float64Array, index: number): void {
+  hrtimeBig[0] = process.hrtime.bigint();
+  out[index] = hrtimeWords[1]! * 4294967296 + hrtimeWords[0]!;
+}
 
 /** Status codes for hot-path calls: 0 is success, anything else names a counted reason. */
 export const Status = {

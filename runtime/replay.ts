@@ -32,6 +32,9 @@ export class ReplayClock implements Clock {
     this.timeNs += this.autoAdvanceNs;
     return now;
   }
+  stampNs(out: Float64Array, index: number): void {
+    out[index] = this.nowNs();
+  }
   set(ns: number): void {
     this.timeNs = ns;
     this.script.length = 0;

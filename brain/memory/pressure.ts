@@ -19,7 +19,11 @@ export class MemoryPressure {
   /** times the cap was shrunk */
   shrinks = 0;
   underPressure = false;
-  private nextCheckNs = 0;
+  /**
+   * [0] the clock read, [1] when the next check is due: typed-array slots, because a double returned
+   * from the clock or stored into a field whose representation V8 has not settled is boxed
+   */
+  private readonly times = new Float64Array(2);
 
   constructor(
     private readonly clock: Clock,
@@ -32,9 +36,10 @@ export class MemoryPressure {
    * below the floor. Cheap when called often: it reads the clock and returns until the next check.
    */
   check(cap: number, liveCount: number): number {
-    const now = this.clock.nowNs();
-    if (now < this.nextCheckNs) return cap;
-    this.nextCheckNs = now + this.options.checkMs * 1e6;
+    const times = this.times;
+    this.clock.stampNs(times, 0);
+    if (times[0]! < times[1]!) return cap;
+    times[1] = times[0]! + this.options.checkMs * 1e6;
     const free = this.options.freeBytes();
     if (!(free < this.options.minFreeBytes)) {
       if (this.underPressure) {

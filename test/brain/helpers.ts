@@ -2,7 +2,14 @@
 import { brainConfig } from '../../brain/config.js';
 import { type CreateBrainOptions, createBrain } from '../../brain/create.js';
 import { MockClock } from '../../runtime/clock.js';
-import { createFrame, type EventLog, type Frame, LookupPath, type StepTimings } from '../../runtime/contracts.js';
+import {
+  type Clock,
+  createFrame,
+  type EventLog,
+  type Frame,
+  LookupPath,
+  type StepTimings,
+} from '../../runtime/contracts.js';
 
 export interface RecordingLog extends EventLog {
   lines: { level: string; message: string; details: object }[];
@@ -22,7 +29,7 @@ export function timings(): StepTimings {
   return { encodeNs: 0, lookupNs: 0, activationNs: 0, planNs: 0, lookupPath: LookupPath.none };
 }
 
-export async function testBrain(
+export async function testBrain<C extends Clock = MockClock>(
   partial: object,
   observationSize: number,
   actionSize: number,
@@ -30,9 +37,12 @@ export async function testBrain(
     freeMemoryBytes?: () => number;
     log?: EventLog;
     index?: CreateBrainOptions['index'];
+    /** default: a MockClock that stands still */
+    clock?: C;
   } = {},
 ) {
-  const clock = new MockClock(0, 0);
+  // C is MockClock unless the caller passed its own clock
+  const clock = (extra.clock ?? new MockClock(0, 0)) as C;
   const log = extra.log ?? recordingLog();
   const brain = await createBrain(brainConfig(partial), {
     observationSize,

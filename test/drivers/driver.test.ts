@@ -56,7 +56,12 @@ test('commit and poll allocate nothing (per-cycle path)', () => {
   }
   // time in a typed array: MockClock's number field can itself box doubles once past 2^31 ns
   const time = new Float64Array([1e9]);
-  const clock = { nowNs: () => time[0]! };
+  const clock = {
+    nowNs: () => time[0]!,
+    stampNs: (out: Float64Array, index: number) => {
+      out[index] = time[0]!;
+    },
+  };
   const assembler = new FrameAssembler(channels, clock);
   const frame = createFrame(5);
   const rounds = 200_000;

@@ -296,6 +296,9 @@ class FieldClock {
   nowNs(): number {
     return this.timeNs;
   }
+  stampNs(out: Float64Array, index: number): void {
+    out[index] = this.timeNs;
+  }
   peek(): number {
     return this.timeNs;
   }
