@@ -25,6 +25,10 @@ import { ForwardModel } from './predict.js';
 import { Rng } from './rng.js';
 import type { SimilarityIndex } from './similarity/backend.js';
 
+/** Cells of the hashed visit-count grid (exploration.intrinsicWeight > 0): 2^18 counters, 1 MiB. */
+const VISIT_CELL_BITS = 18;
+const VISIT_CELLS = 1 << VISIT_CELL_BITS;
+
 export interface BrainOptions {
   clock: Clock;
   log: EventLog;
@@ -82,9 +86,26 @@ export class Brain implements Controller {
   private readonly discount: number;
   private readonly stateKernel: number;
   private readonly optimism: number;
+  /**
+   * Intrinsic returns per slot (exploration.intrinsicWeight > 0; empty otherwise): a count-based
+   * bonus backed up like returnEstimate, read by the planner's end value while exploring.
+   */
+  readonly intrinsicValue: Float32Array;
+  /**
+   * Visits per cell of a hashed grid over the context (cells noveltyRadius wide), counted every
+   * step while exploring. Access counts cannot serve: every visit also stores an experience, and
+   * the k accesses of a lookup spread over them, so a slot's count is about k wherever it lies.
+   */
+  readonly visitCounts: Uint32Array;
+  private readonly intrinsicOn: boolean;
+  private readonly intrinsicBonus: number;
+  private readonly intrinsicDiscount: number;
+  private readonly inverseCell: number;
   private exploring = true;
   private lookupPath: LookupPathCode = LookupPath.none;
   private maintainCalls = 0;
+  /** one past the highest slot ever stored (planner.sweepUsedSlots) */
+  private slotsUsed = 0;
 
   // Two of each per-frame buffer, swapped each valid step: "cur" is this frame, "prev" the one before.
   private ctxCur: Float32Array;
@@ -155,6 +176,12 @@ export class Brain implements Controller {
     this.discount = config.planner.discount;
     this.stateKernel = config.planner.stateKernel;
     this.optimism = config.planner.optimism;
+    this.intrinsicOn = config.exploration.intrinsicWeight > 0;
+    this.intrinsicBonus = config.exploration.intrinsicBonus;
+    this.intrinsicDiscount = config.exploration.intrinsicDiscount;
+    this.intrinsicValue = new Float32Array(this.intrinsicOn ? store.capacity : 0);
+    this.visitCounts = new Uint32Array(this.intrinsicOn ? VISIT_CELLS : 0);
+    this.inverseCell = 1 / config.exploration.noveltyRadius;
     this.rng = new Rng(config.seed);
     this.maintenanceRng = new Rng(config.seed ^ 0x5bd1e995);
     this.normaliser = new Normaliser(dim, config.normaliser.warmupSteps, config.normaliser.minStd);
@@ -199,8 +226,11 @@ export class Brain implements Controller {
         stateNoveltyWeight: exploration.stateNoveltyWeight,
         noveltyRadius: exploration.noveltyRadius,
         rolloutDynamics: planner.rolloutDynamics,
+        intrinsicWeight: exploration.intrinsicWeight,
+        intrinsicMax: exploration.intrinsicBonus / (1 - exploration.intrinsicDiscount),
       },
       planner.rolloutReward === 'lookup' ? index : null,
+      this.intrinsicOn ? this.intrinsicValue : null,
     );
     this.evictor = new Evictor(store, index, this.active, this.maintenanceRng, memory.evictionSample);
     this.pressure = new MemoryPressure(this.clock, options.log, {
@@ -286,6 +316,10 @@ export class Brain implements Controller {
       store.accessCount[slot] = store.accessCount[slot]! + 1;
       store.lastAccess[slot] = step;
     }
+    if (this.intrinsicOn && this.exploring) {
+      const cell = this.cellOf(this.ctxCur, 0);
+      this.visitCounts[cell] = this.visitCounts[cell]! + 1;
+    }
     this.model.adaptBandwidth(this.lookupDistCur, count, this.stateKernel);
     this.bandwidthCur = this.model.stateBandwidth;
     const t2 = clock.nowNs();
@@ -337,7 +371,7 @@ export class Brain implements Controller {
     }
     this.backupRecent();
     const sweeps = this.config.planner.sweepsPerMaintain;
-    const capacity = this.store.capacity;
+    const capacity = this.config.planner.sweepUsedSlots ? this.slotsUsed : this.store.capacity;
     for (let s = 0; s < sweeps && this.store.size() > 0; s++) {
       const slot = this.maintenanceRng.below(capacity);
       if (this.store.alive[slot] === 1) this.backup(slot);
@@ -481,6 +515,7 @@ export class Brain implements Controller {
       this.counters.storeRefused++;
       return;
     }
+    if (slot >= this.slotsUsed) this.slotsUsed = slot + 1;
     const dim = store.contextDim;
     const actionDim = store.actionDim;
     const ctxBase = slot * dim;
@@ -544,6 +579,19 @@ export class Brain implements Controller {
       liveCur > 0 ? model.stateValue(this.ctxCur, this.lookupSlotsCur, liveCur, this.lookupDistCur, this.optimism) : 0;
     const q = this.rewardCur + this.discount * nextValue;
     store.returnEstimate[slot] = q;
+    if (this.intrinsicOn) {
+      // model.weights holds stateValue's kernel weights over the live lookup
+      let weightSum = 0;
+      let weighted = 0;
+      for (let n = 0; n < liveCur; n++) {
+        const w = model.weights[n]!;
+        weightSum += w;
+        weighted += w * this.intrinsicValue[this.lookupSlotsCur[n]!]!;
+      }
+      const nextIntrinsic = weightSum > 0 ? weighted / weightSum : 0;
+      const visits = this.visitCounts[this.cellOf(store.context, ctxBase)]!;
+      this.intrinsicValue[slot] = this.intrinsicBonus / Math.sqrt(1 + visits) + this.intrinsicDiscount * nextIntrinsic;
+    }
     const magnitude = q < 0 ? -q : q;
     if (magnitude > this.evictor.returnScale) this.evictor.returnScale = magnitude;
 
@@ -626,7 +674,12 @@ export class Brain implements Controller {
   private backup(slot: number): void {
     const store = this.store;
     const successor = store.liveSuccessor(slot);
-    if (successor === NO_SLOT) return;
+    if (successor === NO_SLOT) {
+      // an episode's last experience: its intrinsic return would otherwise keep its store-time
+      // value, stale as its region is visited, and feed it to everything linked to it
+      if (this.intrinsicOn) this.backupIntrinsic(slot, slot);
+      return;
+    }
     const links = store.linksPerExperience;
     const base = successor * links;
     let weightSum = 1;
@@ -654,6 +707,43 @@ export class Brain implements Controller {
     const magnitude = q < 0 ? -q : q;
     if (magnitude > this.evictor.returnScale) this.evictor.returnScale = magnitude;
     this.counters.backups++;
+    if (this.intrinsicOn) this.backupIntrinsic(slot, successor);
+  }
+
+  /**
+   * The intrinsic return of `slot`: bonus / sqrt(1 + its visit pseudo-count) + discount x
+   * the weighted mean intrinsic return over the successor and its links (the extrinsic backup's
+   * weights; an episode's last experience, with no successor, over itself and its links). Rarely
+   * visited regions, and the way to them, keep a high intrinsic return.
+   */
+  private backupIntrinsic(slot: number, successor: number): void {
+    const store = this.store;
+    const intrinsic = this.intrinsicValue;
+    const links = store.linksPerExperience;
+    const base = successor * links;
+    let weightSum = 1;
+    let weighted = intrinsic[successor]!;
+    for (let j = 0; j < links; j++) {
+      if (!store.linkIsLive(successor, j)) continue;
+      const w = store.linkWeight[base + j]!;
+      weightSum += w;
+      weighted += w * intrinsic[store.links[base + j]!]!;
+    }
+    const visits = this.visitCounts[this.cellOf(store.context, slot * store.contextDim)]!;
+    const bonus = this.intrinsicBonus / Math.sqrt(1 + visits);
+    intrinsic[slot] = bonus + (this.intrinsicDiscount * weighted) / weightSum;
+  }
+
+  /** The visit-count cell of the context at vectors[offset..offset + dim): a hashed grid cell. */
+  private cellOf(vectors: Float32Array, offset: number): number {
+    const dim = this.store.contextDim;
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < dim; i++) {
+      const c = Math.floor(vectors[offset + i]! * this.inverseCell) | 0;
+      hash = Math.imul(hash ^ c, 0x01000193);
+      hash ^= hash >>> 15;
+    }
+    return Math.imul(hash, 0x9e3779b1) >>> (32 - VISIT_CELL_BITS);
   }
 
   /** Backs up the episode's recent experiences newest first, so a reward travels back quickly. */

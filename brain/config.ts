@@ -109,6 +109,12 @@ export const plannerConfigSchema = z.strictObject({
   optimism: z.number().min(0).max(1).default(0),
   /** TD backups over random stored experiences per maintain call (bounded sweeps) */
   sweepsPerMaintain: z.number().int().min(0).default(32),
+  /**
+   * random sweeps draw from the slots used so far (0 to the highest slot stored) instead of the
+   * whole capacity: a young memory in a large store is then swept as often as a full one (with
+   * 1,000 of 100,000 slots used, 99 of 100 draws otherwise find an empty slot). Off by default.
+   */
+  sweepUsedSlots: z.boolean().default(false),
   /** the most recent experiences of the episode backed up again on every maintain call (newest first) */
   recentBackups: z.number().int().min(0).max(1024).default(32),
 });
@@ -131,6 +137,25 @@ export const explorationConfigSchema = z.strictObject({
   noiseCorrelation: z.number().min(0).lt(1).default(0),
   /** weight of the neighbours' stored prediction error in the exploration bonus */
   errorWeight: z.number().min(0).default(0.5),
+  /**
+   * Deep exploration (0: off, the default). Above 0, every experience also gets an intrinsic
+   * return: a count-based bonus `intrinsicBonus / sqrt(1 + visits)` (visits: exploring steps
+   * counted in the experience's cell of a hashed grid, cells `noveltyRadius` wide) backed up like
+   * the extrinsic return, `Qi = bonus + intrinsicDiscount * Vi(successor)`, in a separate per-slot
+   * array. While exploring, a rollout's end value becomes extrinsic + `intrinsicWeight` x intrinsic
+   * (planner.rolloutReward 'lookup' or 'walk'; an end state away from every experience found is
+   * valued towards a never-visited one's), so plans head for rarely visited regions beyond the
+   * horizon; with exploration off only the extrinsic value counts. Measured: it did not make
+   * pendulum_swingup or point_mass_easy learn (docs/brain.md, "Limits and open work").
+   */
+  intrinsicWeight: z.number().min(0).default(0),
+  /** scale of the count-based intrinsic reward (see intrinsicWeight) */
+  intrinsicBonus: z.number().positive().default(1),
+  /**
+   * discount of the intrinsic return per step: shorter than the extrinsic one, so the optimistic
+   * values of once-novel regions fall within a few sweeps of the memory once they are visited
+   */
+  intrinsicDiscount: z.number().min(0).lt(1).default(0.9),
 });
 
 export const normaliserConfigSchema = z.strictObject({

@@ -69,6 +69,16 @@ export interface PlannerSettings {
    * sensitivity (follows nonlinear dynamics, such as a swinging pendulum, past the fit's reach)
    */
   rolloutDynamics?: 'fit' | 'neighbours';
+  /**
+   * while exploring, weight of the intrinsic return (the brain's count-based bonus, backed up like
+   * the extrinsic one) in a 'lookup' / 'walk' rollout's end value; 0 or no array: extrinsic only
+   */
+  intrinsicWeight?: number;
+  /**
+   * the intrinsic return of a never-visited state (bonus / (1 - discount)): an end state
+   * `noveltyRadius` or more from every experience the walk finds is valued towards it
+   */
+  intrinsicMax?: number;
 }
 
 /** Candidates scored between clock reads (one candidate costs ~5-15 µs here). */
@@ -148,6 +158,8 @@ export class Planner {
     private readonly settings: PlannerSettings,
     /** the index searched at predicted states (rolloutReward 'lookup'), else null */
     private readonly index: SimilarityIndex | null = null,
+    /** per-slot intrinsic returns (exploration.intrinsicWeight > 0), else null */
+    private readonly intrinsicValue: Float32Array | null = null,
   ) {
     this.actionDim = store.actionDim;
     this.dim = store.contextDim;
@@ -334,6 +346,9 @@ export class Planner {
     let found = 0;
     const noveltyWeight = this.exploring ? (this.settings.stateNoveltyWeight ?? 0) : 0;
     const radius = this.settings.noveltyRadius ?? 0.2;
+    const intrinsicValue = this.intrinsicValue;
+    const intrinsicWeight = this.exploring && intrinsicValue !== null ? (this.settings.intrinsicWeight ?? 0) : 0;
+    let intrinsic = 0;
     const inverseRadiusSquared = 1 / (radius * radius);
     let novelty = 0;
     if (walk) {
@@ -362,24 +377,34 @@ export class Planner {
       let weightSum = 0;
       let reward = 0;
       value = 0;
+      intrinsic = 0;
+      const last = h === this.horizon - 1;
       for (let n = 0; n < found; n++) {
         const w = Math.exp((distanceMin - distances[n]!) * inverseBandwidth);
         const slot = slots[n]!;
         weightSum += w;
         reward += w * store.reward[slot]!;
         value += w * store.returnEstimate[slot]!;
+        if (intrinsicWeight > 0 && last) intrinsic += w * intrinsicValue![slot]!;
       }
       if (weightSum > 0) {
         reward /= weightSum;
         value /= weightSum;
+        intrinsic /= weightSum;
       }
       score += weight * reward;
       if (noveltyWeight > 0) novelty += weight * (1 - Math.exp(-distanceMin * inverseRadiusSquared));
+      if (intrinsicWeight > 0 && last) {
+        // optimism for the unseen: past the stored experiences, towards a never-visited state's value
+        const unseen = found > 0 ? 1 - Math.exp(-distanceMin * inverseRadiusSquared) : 1;
+        intrinsic += unseen * ((this.settings.intrinsicMax ?? 0) - intrinsic);
+      }
       weight *= discount;
     }
     score += noveltyWeight * novelty;
     // value: Q of the experiences at the last predicted state, which already holds their reward
-    this.rolloutScore = score + (this.settings.lookupValueWeight ?? 1) * weight * value;
+    this.rolloutScore =
+      score + (this.settings.lookupValueWeight ?? 1) * weight * value + intrinsicWeight * weight * intrinsic;
   }
 
   /**

@@ -14,7 +14,10 @@ export interface TaskRunDefaults {
 const plain: TaskRunDefaults = { actionRepeat: 1, brain: {} };
 
 export const taskRunDefaults: Readonly<Record<string, TaskRunDefaults>> = {
-  // repeats 4 and 8 found nothing either (0 at 20-30k steps): the sparse reward is the obstacle
+  // repeats 4 and 8 found nothing either (0 at 20-30k steps): the sparse reward is the obstacle.
+  // Nor did raw observations with repeat 8 (0 at 100k x seeds 1-3), nor deep exploration
+  // (exploration.intrinsicWeight 10-30 at repeats 1, 4 and 8: 0 at 50-100k steps; it keeps a
+  // swinging pendulum swinging but never pumps from rest; docs/brain.md)
   pendulum_swingup: plain,
   // Both cartpole tasks use the brain's default walk rollouts (horizon 16) with 128 candidates
   // (the decision budget at repeat 8 is 80 ms; step p99 9-13 ms): 100k steps x seeds 1-3, 5
