@@ -729,9 +729,19 @@ export class Brain implements Controller {
       weightSum += w;
       weighted += w * intrinsic[store.links[base + j]!]!;
     }
+    // greedy over what was done from similar states (the smoothed max of the extrinsic backup at
+    // optimism 1): the way to the unvisited counts, not what the behaviour happened to do
+    const mean = weighted / weightSum;
+    let best = intrinsic[successor]!;
+    for (let j = 0; j < links; j++) {
+      if (!store.linkIsLive(successor, j)) continue;
+      const w = store.linkWeight[base + j]!;
+      const candidate = w * intrinsic[store.links[base + j]!]! + (1 - w) * mean;
+      if (candidate > best) best = candidate;
+    }
     const visits = this.visitCounts[this.cellOf(store.context, slot * store.contextDim)]!;
     const bonus = this.intrinsicBonus / Math.sqrt(1 + visits);
-    intrinsic[slot] = bonus + (this.intrinsicDiscount * weighted) / weightSum;
+    intrinsic[slot] = bonus + this.intrinsicDiscount * (best > mean ? best : mean);
   }
 
   /** The visit-count cell of the context at vectors[offset..offset + dim): a hashed grid cell. */
