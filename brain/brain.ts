@@ -101,6 +101,8 @@ export class Brain implements Controller {
   private readonly intrinsicBonus: number;
   private readonly intrinsicDiscount: number;
   private readonly inverseCell: number;
+  /** the step's stage boundaries (Clock.stampNs: clock reads without boxing) */
+  private readonly stageStamps = new Float64Array(5);
   private exploring = true;
   private lookupPath: LookupPathCode = LookupPath.none;
   private maintainCalls = 0;
@@ -189,6 +191,7 @@ export class Brain implements Controller {
     this.active = new ActiveSet(store, activation.maxActive, activation.decay, activation.spread, activation.threshold);
     const range = planner.actionMax - planner.actionMin;
     this.model = new ForwardModel(store, Math.max(this.k, planner.modelK), range, planner.actionKernel);
+    this.model.optimism = planner.optimism;
     this.local = new LocalLinearModel(
       store,
       this.k,
@@ -263,7 +266,8 @@ export class Brain implements Controller {
 
   step(frame: Frame, deadlineNs: number, actionOut: Float32Array, timings: StepTimings): StatusCode {
     const clock = this.clock;
-    const t0 = clock.nowNs();
+    const stamps = this.stageStamps;
+    clock.stampNs(stamps, 0);
     const observation = frame.observation;
     const dim = this.observationSize;
     if (observation.length !== dim || actionOut.length !== this.actionSize) {
@@ -303,7 +307,7 @@ export class Brain implements Controller {
       this.planner.reset();
       this.recentCount = 0;
     }
-    const t1 = clock.nowNs();
+    clock.stampNs(stamps, 1);
 
     const step = this.counters.steps;
     const count =
@@ -322,16 +326,14 @@ export class Brain implements Controller {
     }
     this.model.adaptBandwidth(this.lookupDistCur, count, this.stateKernel);
     this.bandwidthCur = this.model.stateBandwidth;
-    const t2 = clock.nowNs();
+    clock.stampNs(stamps, 2);
 
     const active = this.active;
     active.decayAll();
-    const invBandwidth = 1 / this.bandwidthCur;
-    for (let n = 0; n < count; n++) {
-      active.activate(this.lookupSlotsCur[n]!, Math.exp(-this.lookupDistCur[n]! * invBandwidth));
-    }
+    active.bandwidth = this.bandwidthCur;
+    active.activateRetrieved(this.lookupSlotsCur, this.lookupDistCur, count);
     active.spreadFrom(this.lookupSlotsCur, count);
-    const t3 = clock.nowNs();
+    clock.stampNs(stamps, 3);
 
     this.planner.deadlineNs = deadlineNs;
     const status = this.planner.choose(
@@ -344,12 +346,12 @@ export class Brain implements Controller {
     );
     for (let i = 0; i < this.actionSize; i++) this.actionCur[i] = actionOut[i]!;
     if (status === Status.deadline) this.counters.deadlineHits++;
-    const t4 = clock.nowNs();
+    clock.stampNs(stamps, 4);
 
-    timings.encodeNs = t1 - t0;
-    timings.lookupNs = t2 - t1;
-    timings.activationNs = t3 - t2;
-    timings.planNs = t4 - t3;
+    timings.encodeNs = stamps[1]! - stamps[0]!;
+    timings.lookupNs = stamps[2]! - stamps[1]!;
+    timings.activationNs = stamps[3]! - stamps[2]!;
+    timings.planNs = stamps[4]! - stamps[3]!;
     timings.lookupPath = count > 0 ? this.lookupPath : LookupPath.none;
     this.counters.steps++;
     return status;
@@ -575,9 +577,8 @@ export class Brain implements Controller {
       this.lookupCountCur,
     );
     this.lookupCountCur = liveCur;
-    const nextValue =
-      liveCur > 0 ? model.stateValue(this.ctxCur, this.lookupSlotsCur, liveCur, this.lookupDistCur, this.optimism) : 0;
-    const q = this.rewardCur + this.discount * nextValue;
+    model.stateValue(this.ctxCur, this.lookupSlotsCur, liveCur, this.lookupDistCur);
+    const q = this.rewardCur + this.discount * model.stateValueOut;
     store.returnEstimate[slot] = q;
     if (this.intrinsicOn) {
       // model.weights holds stateValue's kernel weights over the live lookup

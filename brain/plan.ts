@@ -99,6 +99,8 @@ export class Planner {
   /** candidates scored in the last step */
   scored = 0;
   bestScore = 0;
+  /** one normal draw on its way from the Rng (Rng.normalInto) */
+  private readonly draw = new Float64Array(1);
   /** forward-model confidence of the chosen first action */
   bestConfidence = 0;
 
@@ -275,7 +277,7 @@ export class Planner {
     }
     this.scored = scored;
     this.bestScore = bestScore;
-    if (this.settings.selection === 'mppi' && scored > 1) this.averageSequences(scored, bestScore);
+    if (this.settings.selection === 'mppi' && scored > 1) this.averageSequences(scored);
     this.bestConfidence = bestConfidence;
     this.plan.set(this.bestSequence);
     this.hasPlan = true;
@@ -288,7 +290,8 @@ export class Planner {
     for (let i = 0; i < actionDim; i++) {
       let a = this.bestSequence[i]!;
       if (noise > 0) {
-        const n = rho * this.noiseState[i]! + fresh * this.rng.normal();
+        this.rng.normalInto(this.draw, 0);
+        const n = rho * this.noiseState[i]! + fresh * this.draw[0]!;
         this.noiseState[i] = n;
         a += noise * n;
       }
@@ -302,7 +305,9 @@ export class Planner {
    * exp((score - best) / T), T a fraction of the score spread. Averaging keeps actions off the
    * bounds when the model's preference is weak (a linear model would always pick an extreme).
    */
-  private averageSequences(scored: number, bestScore: number): void {
+  private averageSequences(scored: number): void {
+    // the best score from the field: a double argument to a call V8 does not inline is boxed
+    const bestScore = this.bestScore;
     let worst = bestScore;
     for (let c = 0; c < scored; c++) if (this.scores[c]! < worst) worst = this.scores[c]!;
     const temperature = this.settings.temperature * (bestScore - worst) + 1e-9;
@@ -638,7 +643,10 @@ export class Planner {
       const from = (h + 1 < planSteps ? h + 1 : planSteps - 1) * actionDim;
       for (let i = 0; i < actionDim; i++) {
         let a = this.plan[from + i]!;
-        if (sigma > 0) a += sigma * this.rng.normal();
+        if (sigma > 0) {
+          this.rng.normalInto(this.draw, 0);
+          a += sigma * this.draw[0]!;
+        }
         this.sequence[h * actionDim + i] = this.clamp(a);
       }
     }

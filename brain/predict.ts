@@ -32,6 +32,10 @@ export class ForwardModel {
   weightSum = 0;
   /** squared-distance scale of the state kernel; set per step from the lookup's distances */
   stateBandwidth = 1;
+  /** stateValue's pull towards the smoothed max, in [0, 1] (planner.optimism) */
+  optimism = 0;
+  /** stateValue's result (a field: a double returned from a call V8 does not inline is boxed) */
+  stateValueOut = 0;
 
   private readonly dim: number;
   private readonly actionDim: number;
@@ -172,19 +176,18 @@ export class ForwardModel {
   /**
    * State value V(x) from neighbours whatever action they took: the kernel-weighted mean of their
    * returns, moved towards a smoothed max (max_j [w_j Q_j + (1 - w_j) Qmean], w relative to the
-   * closest) by `optimism` in [0, 1] (0: the behaviour's value, 1: greedy). Returns 0 for an empty set.
+   * closest) by `optimism` in [0, 1] (0: the behaviour's value, 1: greedy), into `stateValueOut`; 0 for an
+   * empty set.
    */
-  stateValue(
-    x: Float32Array,
-    set: Int32Array,
-    count: number,
-    knownDistances: Float32Array | null,
-    optimism: number,
-  ): number {
+  stateValue(x: Float32Array, set: Int32Array, count: number, knownDistances: Float32Array | null): void {
     const store = this.store;
     const dim = this.dim;
     const invStateBandwidth = 1 / this.stateBandwidth;
-    if (count === 0) return 0;
+    const optimism = this.optimism;
+    if (count === 0) {
+      this.stateValueOut = 0;
+      return;
+    }
     let distanceMin = Number.POSITIVE_INFINITY;
     for (let n = 0; n < count; n++) {
       const d = knownDistances !== null ? knownDistances[n]! : squaredDistance(x, 0, store.context, set[n]! * dim, dim);
@@ -201,13 +204,16 @@ export class ForwardModel {
       weighted += w * store.returnEstimate[set[n]!]!;
     }
     const mean = weighted / weightSum;
-    if (optimism === 0) return mean;
+    if (optimism === 0) {
+      this.stateValueOut = mean;
+      return;
+    }
     let best = mean;
     for (let n = 0; n < count; n++) {
       const w = this.weights[n]!;
       const candidate = w * store.returnEstimate[set[n]!]! + (1 - w) * mean;
       if (candidate > best) best = candidate;
     }
-    return mean + optimism * (best - mean);
+    this.stateValueOut = mean + optimism * (best - mean);
   }
 }
