@@ -145,8 +145,9 @@ export const explorationConfigSchema = z.strictObject({
    * array. While exploring, a rollout's end value becomes extrinsic + `intrinsicWeight` x intrinsic
    * (planner.rolloutReward 'lookup' or 'walk'; an end state away from every experience found is
    * valued towards a never-visited one's), so plans head for rarely visited regions beyond the
-   * horizon; with exploration off only the extrinsic value counts. Measured: it did not make
-   * pendulum_swingup or point_mass_easy learn (docs/brain.md, "Limits and open work").
+   * horizon; with exploration off only the extrinsic value counts. Measured: no gain on
+   * pendulum_swingup (0 at 100k steps) or point_mass_easy (636-686 against 728 without at repeat 8;
+   * docs/brain.md, "Limits and open work").
    */
   intrinsicWeight: z.number().min(0).default(0),
   /** scale of the count-based intrinsic reward (see intrinsicWeight) */
