@@ -106,6 +106,8 @@ export class Brain implements Controller {
   private exploring = true;
   private lookupPath: LookupPathCode = LookupPath.none;
   private maintainCalls = 0;
+  /** what the index's maintain reported last (slackWork) */
+  private lastSlackWork = 0;
   /** one past the highest slot ever stored (planner.sweepUsedSlots) */
   private slotsUsed = 0;
 
@@ -378,9 +380,19 @@ export class Brain implements Controller {
       const slot = this.maintenanceRng.below(capacity);
       if (this.store.alive[slot] === 1) this.backup(slot);
     }
-    this.index.maintain(untilNs);
+    this.lastSlackWork = this.index.maintain(untilNs);
     // activePath() may build a string: read it in slack time, and not every cycle.
     if ((++this.maintainCalls & 63) === 0) this.refreshLookupPath();
+  }
+
+  /** Units of the last maintain's index work, whose amount depended on the time left (for replay). */
+  slackWork(): number {
+    return this.lastSlackWork;
+  }
+
+  /** Replay: the next maintain does exactly `units` of index work, as the recorded run did. */
+  forceSlackWork(units: number): void {
+    this.index.setSlackQuota(units);
   }
 
   setEffort(effort: Effort): void {

@@ -3,6 +3,7 @@
  * memories, tests and a brain built without the registry, or one chosen backend (a benchmark that
  * wants to measure HNSW alone). The registry is the index that switches.
  */
+import { type Clock, monotonicClock } from '../runtime/contracts.js';
 import type { VectorSource } from './memory/store.js';
 import type { SimilarityBackend, SimilarityIndex } from './similarity/backend.js';
 import { LinearBackend } from './similarity/linear.js';
@@ -12,7 +13,12 @@ export class SinglePathIndex implements SimilarityIndex {
   readonly dim: number;
   readonly capacity: number;
 
-  constructor(private readonly backend: SimilarityBackend) {
+  private slackQuota = -1;
+
+  constructor(
+    private readonly backend: SimilarityBackend,
+    private readonly clock: Clock = monotonicClock,
+  ) {
     this.name = backend.name;
     this.dim = backend.dim;
     this.capacity = backend.capacity;
@@ -46,7 +52,15 @@ export class SinglePathIndex implements SimilarityIndex {
     this.backend.dispose();
   }
   atCycleBoundary(): void {}
-  maintain(_untilNs: number): void {}
+  /** The backend's own slack work (HNSW deferred writes, tensor uploads), if it has any. */
+  maintain(untilNs: number): number {
+    const quota = this.slackQuota;
+    this.slackQuota = -1;
+    return this.backend.maintain?.(untilNs, this.clock, quota) ?? 0;
+  }
+  setSlackQuota(units: number): void {
+    this.slackQuota = units;
+  }
   activePath(): string {
     return this.backend.name;
   }

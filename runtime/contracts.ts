@@ -181,6 +181,13 @@ export interface Controller {
   step(frame: Frame, deadlineNs: number, actionOut: Float32Array, timings: StepTimings): StatusCode;
   /** Deferred work in slack time; returns by `untilNs`. */
   maintain(untilNs: number): void;
+  /**
+   * Optional, for replay: units of the last maintain's work whose amount depended on the time
+   * left (the brain's similarity index: inserts and writes applied as time allowed).
+   */
+  slackWork?(): number;
+  /** Optional, for replay: the next maintain does exactly `units` of that work, whatever the clock says. */
+  forceSlackWork?(units: number): void;
   setEffort(effort: Effort): void;
   /** Exploration on (learning) or off (evaluation). */
   setExploration(enabled: boolean): void;
@@ -233,6 +240,11 @@ export interface CycleRecord {
   lookupPath: LookupPathCode;
   /** index into the effort ladder (0 = full effort) */
   effortLevel: number;
+  /**
+   * Units of timing-dependent slack work the controller did after the previous cycle
+   * (Controller.slackWork; 0 without it): a replay repeats exactly that much.
+   */
+  priorSlackWork: number;
   frameSeq: number;
   /** the published action was held or safe rather than fresh */
   actionStale: boolean;
@@ -260,6 +272,7 @@ export function createCycleRecord(): CycleRecord {
     stepStatus: Status.ok,
     lookupPath: LookupPath.none,
     effortLevel: 0,
+    priorSlackWork: 0,
     frameSeq: -1,
     actionStale: true,
     safeAction: false,

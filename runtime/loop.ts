@@ -106,6 +106,8 @@ export class Loop {
   private readonly proposal: Float32Array;
   private readonly lastPublished: Float32Array;
   private lastPublishedNs = -1;
+  /** Controller.slackWork summed over slack runs since the last cycle: the next record's priorSlackWork */
+  private slackWorkSinceCycle = 0;
   private readonly timings: StepTimings = {
     encodeNs: 0,
     lookupNs: 0,
@@ -279,6 +281,8 @@ export class Loop {
     record.actionStale = stale;
     record.safeAction = safeUsed;
     record.effortLevel = this.ladder.level;
+    record.priorSlackWork = this.slackWorkSinceCycle;
+    this.slackWorkSinceCycle = 0;
     counters.cycles++;
     if (overrun) counters.overruns++;
     const stages = settings.stageBudgetsNs;
@@ -303,7 +307,11 @@ export class Loop {
   runSlack(untilNs: number): void {
     const clock = this.clock;
     const started = clock.nowNs();
-    if (started < untilNs) this.controller.maintain(untilNs);
+    if (started < untilNs) {
+      this.controller.maintain(untilNs);
+      // How much time-dependent work that was, for the next cycle's record (replay repeats it).
+      this.slackWorkSinceCycle += this.controller.slackWork?.() ?? 0;
+    }
     const observers = this.observers;
     for (let i = 0; i < observers.length; i++) {
       if (clock.nowNs() >= untilNs) break;

@@ -61,7 +61,12 @@ export const cycleFields = [
   'action.frameSeq',
   'action.stale',
   'action.publishedNs',
+  // appended: recordings written before it lack it (the reader fills NaN)
+  'priorSlackWork',
 ] as const;
+
+/** Fields every version-1 recording has; later ones were appended and may be missing. */
+export const REQUIRED_FIELD_COUNT = 31;
 
 export type CycleField = (typeof cycleFields)[number];
 

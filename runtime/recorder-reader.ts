@@ -25,6 +25,7 @@ import {
   field,
   RECORDING_FORMAT,
   RECORDING_VERSION,
+  REQUIRED_FIELD_COUNT,
   type RecordingHeader,
   segmentIndex,
 } from './recorder-format.js';
@@ -85,7 +86,13 @@ function parseHeader(file: string, value: unknown): RecordingHeader {
     throw new RecordingError(file, 'header lacks observationSize/actionSize');
   }
   const fields = header.fields ?? [];
-  for (let i = 0; i < CYCLE_FIELD_COUNT; i++) {
+  if (fields.length < REQUIRED_FIELD_COUNT || fields.length > CYCLE_FIELD_COUNT) {
+    throw new RecordingError(
+      file,
+      `${fields.length} fields per cycle; this engram reads ${REQUIRED_FIELD_COUNT} to ${CYCLE_FIELD_COUNT}`,
+    );
+  }
+  for (let i = 0; i < fields.length; i++) {
     if (fields[i] !== cycleFields[i]) {
       throw new RecordingError(file, `field ${i} is '${fields[i]}', expected '${cycleFields[i]}'`);
     }
@@ -99,8 +106,11 @@ function float32s(bytes: Uint8Array, length: number, into: Float32Array): void {
 }
 
 function decodeCycle(header: RecordingHeader, value: unknown, file: string, offset: number): RecordedCycle {
-  if (!Array.isArray(value) || value.length < CYCLE_FIELD_COUNT + 2) throw new Error('not a cycle entry');
+  // Recordings from before a field was appended have fewer numbers: those read as NaN.
+  const count = header.fields.length;
+  if (!Array.isArray(value) || value.length !== count + 2) throw new Error('not a cycle entry');
   const n = (index: number): number => {
+    if (index >= count) return Number.NaN;
     const number = value[index];
     if (typeof number !== 'number') throw new Error(`field ${cycleFields[index]} is not a number`);
     return number;
@@ -139,8 +149,9 @@ function decodeCycle(header: RecordingHeader, value: unknown, file: string, offs
   action.frameSeq = n(field['action.frameSeq']);
   action.stale = n(field['action.stale']) === 1;
   action.publishedNs = n(field['action.publishedNs']);
-  float32s(value[CYCLE_FIELD_COUNT] as Uint8Array, header.observationSize, frame.observation);
-  float32s(value[CYCLE_FIELD_COUNT + 1] as Uint8Array, header.actionSize, action.values);
+  record.priorSlackWork = n(field.priorSlackWork);
+  float32s(value[count] as Uint8Array, header.observationSize, frame.observation);
+  float32s(value[count + 1] as Uint8Array, header.actionSize, action.values);
   return { record, frame, action, file, offset };
 }
 

@@ -83,8 +83,22 @@ class ReplayDriver implements Driver {
   }
 }
 
-/** Wraps the controller so the loop's read after `step` sees the recorded step end and safety end. */
-function scriptedController(inner: Controller, clock: ReplayClock, driver: ReplayDriver): Controller {
+/** What the replay loop tells the scripted controller about the next slack run. */
+interface SlackScript {
+  /** units of time-dependent slack work the recorded run did here; NaN: not recorded (old recording) */
+  units: number;
+}
+
+/**
+ * Wraps the controller so the loop's read after `step` sees the recorded step end and safety end,
+ * and its maintain repeats the recorded amount of time-dependent slack work.
+ */
+function scriptedController(
+  inner: Controller,
+  clock: ReplayClock,
+  driver: ReplayDriver,
+  slack: SlackScript,
+): Controller {
   return {
     observationSize: inner.observationSize,
     actionSize: inner.actionSize,
@@ -96,7 +110,10 @@ function scriptedController(inner: Controller, clock: ReplayClock, driver: Repla
       clock.queue(filtered - record.safetyNs, filtered);
       return status;
     },
-    maintain: (untilNs) => inner.maintain(untilNs),
+    maintain(untilNs) {
+      if (!Number.isNaN(slack.units)) inner.forceSlackWork?.(slack.units);
+      inner.maintain(untilNs);
+    },
     setEffort: (effort) => inner.setEffort(effort),
     setExploration: (enabled) => inner.setExploration(enabled),
   };
@@ -155,7 +172,7 @@ function compare(recorded: RecordedCycle, loop: Loop, index: number): Divergence
       ? 'the recorded step was cut off at its deadline (wall-clock dependent)'
       : recorded.record.lookupPath !== record.lookupPath
         ? `the similarity path differed (recorded ${pathNames[recorded.record.lookupPath]}, replayed ${pathNames[record.lookupPath]}): ` +
-          'a registry switch that depends on slack time, or on an index the snapshot does not hold'
+          'a registry switch at another cycle (a recording without slack-work counts, or a snapshot export during the run), or an index the snapshot does not hold'
         : undefined;
   const differs = (what: string, a: unknown, b: unknown): Divergence => ({
     ...at,
@@ -197,7 +214,12 @@ export async function replayRecording(
 ): Promise<ReplayReport> {
   const clock = new ReplayClock();
   const driver = new ReplayDriver(clock);
-  const loop = await build({ clock, driver, wrap: (controller) => scriptedController(controller, clock, driver) });
+  const slack: SlackScript = { units: Number.NaN };
+  const loop = await build({
+    clock,
+    driver,
+    wrap: (controller) => scriptedController(controller, clock, driver, slack),
+  });
   const warnings = [...recording.warnings];
   const cycles = recording.cycles;
   const first = cycles[0];
@@ -236,6 +258,8 @@ export async function replayRecording(
     }
     const now = recorded.record.wokeNs + recorded.record.cycleNs;
     clock.set(now);
+    // the next record says how much time-dependent work the recorded run did in this slack
+    slack.units = cycles[i + 1]?.record.priorSlackWork ?? Number.NaN;
     loop.runSlack(now + maintenanceNs);
   }
   return {

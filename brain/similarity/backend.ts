@@ -48,10 +48,12 @@ export interface SimilarityBackend {
   dispose(): void;
   /**
    * Optional slack-time work of the backend itself (the tensor path uploads changed rows to its
-   * device here). Returns by `untilNs` on `clock` (the registry passes its injected clock, so a
-   * mock clock makes this exact). The registry calls it from its own `maintain`.
+   * device here, HNSW applies deferred writes). Returns by `untilNs` on `clock` (the registry
+   * passes its injected clock, so a mock clock makes this exact), or, when `quota` >= 0, does
+   * exactly `quota` units of work (fewer only when there is no more) whatever the clock says: a
+   * replay repeats the recorded run's work that way. Returns the units done.
    */
-  maintain?(untilNs: number, clock: Clock): void;
+  maintain?(untilNs: number, clock: Clock, quota?: number): number;
   /**
    * Optional: false while the backend still has slack-time work before its device copy matches
    * what was upserted (it still answers exactly meanwhile). The registry switches to a path only
@@ -89,8 +91,17 @@ export interface BackendFactory {
 export interface SimilarityIndex extends SimilarityBackend {
   /** The only moment the active path may switch (decided from size, batch and the profile). */
   atCycleBoundary(): void;
-  /** Slack-time work (building a pending path's index) that returns by `untilNs`. */
-  maintain(untilNs: number): void;
+  /**
+   * Slack-time work (building a pending path's index, the backends' own) that returns by
+   * `untilNs`. Returns the units done (inserts into a path being built, deferred writes applied,
+   * device uploads): how many fit depended on time, so the flight recorder keeps the count.
+   */
+  maintain(untilNs: number): number;
+  /**
+   * Replay: the next `maintain` does exactly `units` units (in the same order, so the same ones as
+   * the recorded run), ignoring the clock. Negative: back to the clock.
+   */
+  setSlackQuota(units: number): void;
   /** name of the active path and why it was chosen (for metrics and the profile record) */
   activePath(): string;
 }

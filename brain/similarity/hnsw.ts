@@ -183,12 +183,20 @@ export class HnswBackend implements SimilarityBackend {
   }
 
   /**
-   * Applies queued slots until `untilNs`, starting one only when its estimated cost fits. Nothing
-   * while an export is writing. Returns how many were applied.
+   * Applies queued slots until `untilNs`, starting one only when its estimated cost fits, or, with
+   * `quota` >= 0, exactly `quota` of them (replay). Nothing while an export is writing. Returns how
+   * many were applied.
    */
-  maintain(untilNs: number, clock: Clock = monotonicClock): number {
+  maintain(untilNs: number, clock: Clock = monotonicClock, quota = -1): number {
     if (this.exporting || this.queueLength === 0) return 0;
     let applied = 0;
+    if (quota >= 0) {
+      while (applied < quota && this.queueLength > 0) {
+        this.applyNext();
+        applied++;
+      }
+      return applied;
+    }
     while (this.queueLength > 0) {
       const before = clock.nowNs();
       if (before + this.applyCostNs > untilNs) {

@@ -124,6 +124,8 @@ export class SimilarityRegistry implements SimilarityIndex {
   private lastCode: LookupPathCode = LookupPath.none;
   /** smallest N at which some not-yet-building path becomes wanted */
   private nextBuildN = Number.POSITIVE_INFINITY;
+  /** units the next maintain must do (replay), or -1: as time allows */
+  private slackQuota = -1;
 
   /**
    * The usual way in: selects the profile named by `config.profile` ('auto' = match the host,
@@ -367,7 +369,13 @@ export class SimilarityRegistry implements SimilarityIndex {
    * insert at a time, checking the clock between inserts), then lets backends do their own work
    * (the tensor path uploads changed rows).
    */
-  maintain(untilNs: number): void {
+  maintain(untilNs: number): number {
+    const quota = this.slackQuota;
+    this.slackQuota = -1;
+    // One unit of work is one insert into a building path or one unit of a backend's own maintain.
+    // Done in a fixed order, so a replay that repeats the recorded count repeats the same work.
+    const byQuota = quota >= 0;
+    let work = 0;
     if (this.linear.backend.size() >= this.nextBuildN) this.startWantedBuilds(this.linear.backend.size());
     const paths = this.paths;
     const dim = this.dim;
@@ -379,8 +387,9 @@ export class SimilarityRegistry implements SimilarityIndex {
       let slot = path.cursor;
       while (slot < this.capacity) {
         if (indexed[slot] === 1) {
-          if (this.clock.nowNs() >= untilNs) break;
+          if (byQuota ? work >= quota : this.clock.nowNs() >= untilNs) break;
           path.backend.upsert(slot, vectors.subarray(slot * dim, slot * dim + dim));
+          work++;
         }
         slot++;
       }
@@ -395,10 +404,16 @@ export class SimilarityRegistry implements SimilarityIndex {
     for (let p = 0; p < paths.length; p++) {
       const backend = paths[p]!.backend;
       if (backend.maintain !== undefined) {
-        if (this.clock.nowNs() >= untilNs) return;
-        backend.maintain(untilNs, this.clock);
+        if (byQuota ? work >= quota : this.clock.nowNs() >= untilNs) return work;
+        work += backend.maintain(untilNs, this.clock, byQuota ? quota - work : -1);
       }
     }
+    return work;
+  }
+
+  /** Replay: the next maintain does exactly `units` units of work (see SimilarityIndex). */
+  setSlackQuota(units: number): void {
+    this.slackQuota = units;
   }
 
   dispose(): void {

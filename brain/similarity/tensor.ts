@@ -150,16 +150,25 @@ export class TensorBackend implements SimilarityBackend {
    * answers for its few stale columns meanwhile), unless the stale list is filling up. An upload is
    * started only when its measured cost fits before `untilNs`.
    */
-  maintain(untilNs: number, clock: Clock = monotonicClock): void {
-    if (this.isSynced()) return;
+  maintain(untilNs: number, clock: Clock = monotonicClock, quota = -1): number {
+    if (this.isSynced()) return 0;
     const pressure = this.staleOverflow || this.staleCount > maxStaleSlots / 2;
+    let uploads = 0;
     for (let block = 0; block < this.activeBlocks; block++) {
       if (this.blockStale[block] === 0) continue;
+      if (quota >= 0) {
+        // replay: the recorded run's uploads, in block order, whatever the clock says
+        if (uploads >= quota) return uploads;
+        this.upload(block);
+        uploads++;
+        continue;
+      }
       const now = clock.nowNs();
       if (this.blockStaleSince[block] === notSeen) this.blockStaleSince[block] = now; // first seen stale
       if (!pressure && now - this.blockStaleSince[block]! < this.uploadDelayNs) continue;
-      if (now + this.uploadCostNs > untilNs) return;
+      if (now + this.uploadCostNs > untilNs) return uploads;
       this.upload(block);
+      uploads++;
       const cost = clock.nowNs() - now;
       this.uploadCostNs = this.uploadCostNs === 0 ? cost : 0.8 * this.uploadCostNs + 0.2 * cost;
     }
@@ -168,6 +177,7 @@ export class TensorBackend implements SimilarityBackend {
       for (let block = 0; block < this.activeBlocks; block++) if (this.blockStale[block] === 1) anyStale = true;
       if (!anyStale) this.staleOverflow = false;
     }
+    return uploads;
   }
 
   /** Uploads everything now, ignoring delays and deadlines (start-up, benchmarks, tests). */

@@ -143,7 +143,7 @@ export const command: Subcommand = {
     const lines = [
       `recording  ${path} (${recording.files.length} segment(s), ${report.recordedCycles} cycles)`,
       `snapshot   ${snapshot ?? '(none: the brain starts empty)'}`,
-      `index      ${indexChoice}${indexChoice === 'registry' ? ' (path switches depend on timing: a divergence may be the registry)' : ''}`,
+      `index      ${indexChoice}${indexChoice === 'registry' ? ' (its slack work replayed by the recorded counts)' : ''}`,
       `replayed   ${report.replayedCycles} cycles, ${report.matchedCycles} matched bit for bit`,
     ];
     for (const warning of report.warnings) lines.push(`warning    ${warning}`);

@@ -85,6 +85,10 @@ export async function runWorld(options: {
   yieldEvery?: number;
   /** called after each cycle's slack work (fault injection) */
   onCycle?: (index: number, run: RecordedRun) => void;
+  /** the similarity index: 'linear' (default: results independent of timing) or the registry */
+  index?: 'linear' | 'registry';
+  /** slack after cycle i (default: the config's maintenance budget) */
+  slackNs?: (index: number) => number;
 }): Promise<RecordedRun> {
   const clock = options.clock ?? worldClock();
   const world = new PendulumWorld(clock);
@@ -93,7 +97,7 @@ export async function runWorld(options: {
     clock,
     driver: world,
     log: options.log,
-    index: 'linear', // results independent of timing: recorded and replayed runs must agree
+    ...(options.index === 'registry' ? {} : { index: 'linear' as const }),
     observers: options.observers ?? [],
     ...(options.snapshot ? { snapshot: options.snapshot } : {}),
   });
@@ -103,7 +107,7 @@ export async function runWorld(options: {
     const jitter = ((i * 7919) % 400) * 1000 + (i % 97 === 50 ? loop.periodNs * 1.2 : 0);
     clock.set(Math.max(clock.peek(), loop.nextDueNs() + jitter));
     loop.runCycle();
-    loop.runSlack(clock.peek() + loop.settings.maintenanceNs);
+    loop.runSlack(clock.peek() + (options.slackNs?.(i) ?? loop.settings.maintenanceNs));
     options.onCycle?.(i, run);
     if (options.yieldEvery && i % options.yieldEvery === 0) await new Promise((resolve) => setImmediate(resolve));
   }

@@ -10,6 +10,7 @@ import { brainSnapshotSections } from '../../brain/memory/snapshot-brain.js';
 import { SnapshotWriter } from '../../brain/memory/snapshot-writer.js';
 import { composeLoop } from '../../runtime/cli/replay.js';
 import { MockClock } from '../../runtime/clock.js';
+import { LookupPath } from '../../runtime/contracts.js';
 import { FlightRecorder } from '../../runtime/recorder.js';
 import { readRecording } from '../../runtime/recorder-reader.js';
 import { replayRecording } from '../../runtime/replay.js';
@@ -18,8 +19,16 @@ import { runWorld, testConfig, worldClock } from './replay-fixtures.js';
 
 const replay = suite('replay');
 
-async function record(dir: string, cycles: number, snapshot?: string) {
+async function record(
+  dir: string,
+  cycles: number,
+  snapshot?: string,
+  index: 'linear' | 'registry' = 'linear',
+  slackNs?: (index: number) => number,
+) {
   const config = testConfig();
+  // the profile for this machine class: the registry builds HNSW from N = 87 and serves it from 173
+  config.brain.similarity.profile = 'ci-2core';
   const clock = worldClock();
   const recorder = new FlightRecorder({
     directory: join(dir, 'rec'),
@@ -35,6 +44,8 @@ async function record(dir: string, cycles: number, snapshot?: string) {
     cycles,
     log: new CapturingLog(),
     observers: [recorder],
+    index,
+    ...(slackNs ? { slackNs } : {}),
     ...(snapshot ? { snapshot } : {}),
   });
   await recorder.close();
@@ -55,6 +66,35 @@ replay('a recorded run of the real loop and brain replays bit for bit', async ()
   assert.is(report.matchedCycles, 400);
   rmSync(dir, { recursive: true });
 });
+
+replay(
+  'with the registry (HNSW built in slack time, then serving) the replay repeats the recorded slack work and matches bit for bit',
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'engram-replay-'));
+    // Slack that varies as it does on a robot: after most cycles barely any (the index's work waits,
+    // the brain's fixed work still runs), after every fourth one plenty. The replay's own slack is
+    // the same every cycle, so only the recorded counts can make its index do what the run's did.
+    const { config, recording } = await record(dir, 700, undefined, 'registry', (i) => (i % 4 === 0 ? 2e6 : 1));
+    const paths = new Set(recording.cycles.map((c) => c.record.lookupPath));
+    assert.ok(paths.has(LookupPath.linear) && paths.has(LookupPath.hnsw), 'the run switched from the scan to HNSW');
+    const work = recording.cycles.map((c) => c.record.priorSlackWork);
+    assert.ok(
+      work.some((units) => units > 1),
+      'slack work was recorded (index inserts, deferred HNSW writes)',
+    );
+    const replayOf = (contents: typeof recording) =>
+      replayRecording(contents, (parts) => composeLoop({ config, ...parts, log: new CapturingLog() }));
+    const report = await replayOf(recording);
+    assert.is(report.divergence, undefined, JSON.stringify(report.divergence));
+    assert.is(report.matchedCycles, 700);
+    // Without the counts (a recording from before they were kept), the replay's slack work follows
+    // its own simulated clock: the HNSW build and writes land at other cycles and the actions differ.
+    for (const cycle of recording.cycles) cycle.record.priorSlackWork = Number.NaN;
+    const unscripted = await replayOf(recording);
+    assert.ok(unscripted.divergence, 'a replay that ignores the recorded slack work diverges');
+    rmSync(dir, { recursive: true });
+  },
+);
 
 replay('a different brain diverges, and the first divergence is reported with its cycle', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'engram-replay-'));
