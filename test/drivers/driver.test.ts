@@ -84,8 +84,10 @@ test('commit and poll allocate nothing (per-cycle path)', () => {
     least = Math.min(least, process.memoryUsage().heapUsed - before);
   }
   console.log(`heap grew ${least} bytes over ${rounds} commit+poll cycles (least of 3 windows)`);
-  // 200k cycles allocating even 8 bytes each would grow the heap by 1.6 MB before any GC
-  assert.ok(least < 256 * 1024, `heap grew ${least} bytes over ${rounds} commit+poll cycles`);
+  // 200k cycles allocating even 8 bytes each would grow the heap by 1.6 MB before any GC. Without
+  // per-cycle allocation it grows 33-46 KB here, once 262 KB under make test (code and feedback
+  // objects from a late compile count as heap too).
+  assert.ok(least < 1024 * 1024, `heap grew ${least} bytes over ${rounds} commit+poll cycles`);
   assert.is(frame.observation[0], rounds - 1);
 });
 
