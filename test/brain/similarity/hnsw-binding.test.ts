@@ -143,9 +143,11 @@ test('typed search and insert allocate nothing on the JS heap', () => {
   const perSearch = leastHeapGrowthPer(searches, 20_000);
   const perInsert = leastHeapGrowthPer(inserts, 5000);
   if (perSearch === undefined || perInsert === undefined) return;
-  // hnswlib-node: ~600 B per search at 16 dimensions (boxed query elements, a result object)
-  assert.ok(perSearch < 2, `${perSearch.toFixed(2)} B per search`);
-  assert.ok(perInsert < 2, `${perInsert.toFixed(2)} B per insert`);
+  // hnswlib-node: ~600 B per search at 16 dimensions (boxed query elements, a result object). The
+  // typed calls measure under 0.1 B in most runs; once under make test 23.6 B per insert (heap
+  // growth also counts what a late compile of the calling loop leaves), so the limit sits between.
+  assert.ok(perSearch < 64, `${perSearch.toFixed(2)} B per search`);
+  assert.ok(perInsert < 64, `${perInsert.toFixed(2)} B per insert`);
 });
 
 test('bad arguments throw a clear Error and leave the index usable', () => {
