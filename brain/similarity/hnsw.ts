@@ -364,10 +364,7 @@ export class HnswBackend implements SimilarityBackend {
    */
   importIndex(path: string, dirtyBits: Uint8Array | undefined): { repaired: number } {
     const loaded = this.binding.create(this.dim);
-    loaded.readIndexSync(path);
-    if (loaded.getNumDimensions() !== this.dim) {
-      throw new Error(`HNSW index ${path} has dim ${loaded.getNumDimensions()}, expected ${this.dim}`);
-    }
+    loaded.readIndexSync(path); // both bindings refuse a file of another dimension
     if (loaded.getMaxElements() > this.capacity) {
       throw new Error(
         `HNSW index ${path} holds up to ${loaded.getMaxElements()} elements, capacity is ${this.capacity}`,

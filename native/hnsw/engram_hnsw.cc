@@ -199,24 +199,29 @@ napi_value InitIndex(napi_env env, napi_callback_info info) {
   });
 }
 
-napi_value ResizeIndex(napi_env env, napi_callback_info info) {
+// The calls that take one non-negative integer and hand it to hnswlib.
+template <typename Apply>
+napi_value withOneUint(napi_env env, napi_callback_info info, Need need, const char* name, const char* what,
+                       Apply&& apply) {
   Call call;
-  if (!begin(env, info, call, 1, kMutableIndex, "resizeIndex")) return nullptr;
-  uint32_t maxElements;
-  if (!getUint(call, 0, "maxElements", maxElements)) return nullptr;
-  return guarded(env, "resizeIndex", [&] {
-    call.index->hnsw->resizeIndex(maxElements);
+  if (!begin(env, info, call, 1, need, name)) return nullptr;
+  uint32_t value;
+  if (!getUint(call, 0, what, value)) return nullptr;
+  return guarded(env, name, [&] {
+    apply(*call.index->hnsw, value);
     return undefinedValue(env);
   });
 }
 
+using Hnsw = hnswlib::HierarchicalNSW<float>;
+
+napi_value ResizeIndex(napi_env env, napi_callback_info info) {
+  return withOneUint(env, info, kMutableIndex, "resizeIndex", "maxElements",
+                     [](Hnsw& hnsw, uint32_t maxElements) { hnsw.resizeIndex(maxElements); });
+}
+
 napi_value SetEf(napi_env env, napi_callback_info info) {
-  Call call;
-  if (!begin(env, info, call, 1, kIndex, "setEf")) return nullptr;
-  uint32_t ef;
-  if (!getUint(call, 0, "ef", ef)) return nullptr;
-  call.index->hnsw->setEf(ef);
-  return undefinedValue(env);
+  return withOneUint(env, info, kIndex, "setEf", "ef", [](Hnsw& hnsw, uint32_t ef) { hnsw.setEf(ef); });
 }
 
 // addPoint(vectors: Float32Array, offset, label): insert, or update the vector of an existing label
@@ -233,25 +238,13 @@ napi_value AddPoint(napi_env env, napi_callback_info info) {
 }
 
 napi_value MarkDelete(napi_env env, napi_callback_info info) {
-  Call call;
-  if (!begin(env, info, call, 1, kMutableIndex, "markDelete")) return nullptr;
-  uint32_t label;
-  if (!getUint(call, 0, "label", label)) return nullptr;
-  return guarded(env, "markDelete", [&] {
-    call.index->hnsw->markDelete(label);
-    return undefinedValue(env);
-  });
+  return withOneUint(env, info, kMutableIndex, "markDelete", "label",
+                     [](Hnsw& hnsw, uint32_t label) { hnsw.markDelete(label); });
 }
 
 napi_value UnmarkDelete(napi_env env, napi_callback_info info) {
-  Call call;
-  if (!begin(env, info, call, 1, kMutableIndex, "unmarkDelete")) return nullptr;
-  uint32_t label;
-  if (!getUint(call, 0, "label", label)) return nullptr;
-  return guarded(env, "unmarkDelete", [&] {
-    call.index->hnsw->unmarkDelete(label);
-    return undefinedValue(env);
-  });
+  return withOneUint(env, info, kMutableIndex, "unmarkDelete", "label",
+                     [](Hnsw& hnsw, uint32_t label) { hnsw.unmarkDelete(label); });
 }
 
 // searchKnn(query: Float32Array, queryOffset, k, outLabels: Int32Array, outDistances: Float32Array,

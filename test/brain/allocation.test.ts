@@ -10,39 +10,7 @@ import { SinglePathIndex } from '../../brain/linear-index.js';
 import type { VectorSource } from '../../brain/memory/store.js';
 import { HnswBackend, hnswFactory } from '../../brain/similarity/hnsw.js';
 import { MockClock } from '../../runtime/clock.js';
-import { leastHeapGrowthPer } from '../heap-growth.js';
-import { setObservation, testBrain } from './helpers.js';
-
-type Extra = Parameters<typeof testBrain>[3];
-
-async function bytesPerStep(stateDim: number, extra: Extra): Promise<{ perStep: number | undefined; size: number }> {
-  const { brain, frame, action, times } = await testBrain(
-    { seed: 3, memory: { capacity: 400 }, planner: { candidates: 32, horizon: 16 }, normaliser: { warmupSteps: 50 } },
-    stateDim,
-    2,
-    extra,
-  );
-  const state = new Float64Array(stateDim);
-  let t = 0;
-  let reward = 0;
-  const steps = (count: number) => {
-    for (let s = 0; s < count; s++) {
-      setObservation(frame, state, reward, t % 200 === 0);
-      brain.step(frame, Number.POSITIVE_INFINITY, action, times);
-      brain.maintain(Number.POSITIVE_INFINITY);
-      t++;
-      for (let i = 0; i < stateDim; i++) state[i] = Math.sin(0.05 * t * (i + 1)) + 0.2 * action[i & 1]!;
-      reward = state[0]! > 0.8 ? 1 : 0;
-    }
-  };
-  // Fill past capacity (evicting) and warm the JIT: code still waiting for TurboFan (on a busy
-  // machine its compiles finish later) boxes every double, so warm long and take the least of five.
-  steps(3000);
-  const perStep = leastHeapGrowthPer(steps, 1000, 5);
-  const size = brain.size();
-  brain.dispose();
-  return { perStep, size };
-}
+import { brainBytesPerStep } from './helpers.js';
 
 // Measured 37-39 B per step on both paths in most runs, up to ~200 B in some under make test (V8's
 // inlining decisions vary with compile timing, and a call it did not inline boxes its doubles); a
@@ -55,7 +23,7 @@ const limit = 320;
 test(`a brain step + maintain allocates under ${limit} bytes at 32 candidates x horizon 16 (exact scan, mock clock)`, async () => {
   // The clock moves (1 µs per read) so the memory-pressure check runs at its period, as it does on
   // a robot, not on every maintain (each check reads free memory: a boxed number).
-  const { perStep, size } = await bytesPerStep(8, { index: 'linear', clock: new MockClock(0, 1000) });
+  const { perStep, size } = await brainBytesPerStep({}, 8, { index: 'linear', clock: new MockClock(0, 1000) });
   if (perStep === undefined) return;
   assert.ok(perStep < limit, `${perStep.toFixed(1)} bytes per step`);
   assert.ok(size <= 400);
@@ -69,7 +37,7 @@ test(`... and under ${limit} bytes on HNSW (typed binding) with the real clock`,
     assert.is(created.bindingName, 'typed');
     return new SinglePathIndex(created);
   };
-  const { perStep, size } = await bytesPerStep(16, { index, clock: systemClock });
+  const { perStep, size } = await brainBytesPerStep({}, 16, { index, clock: systemClock });
   if (perStep === undefined) return;
   assert.ok(perStep < limit, `${perStep.toFixed(1)} bytes per step`);
   assert.ok(size <= 400);

@@ -6,8 +6,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { leastHeapGrowthPer } from '../heap-growth.js';
-import { setObservation, testBrain } from './helpers.js';
+import { brainBytesPerStep, setObservation, testBrain } from './helpers.js';
 
 const deep = {
   seed: 5,
@@ -106,37 +105,13 @@ test('with exploration off the intrinsic return changes nothing; while exploring
 });
 
 test('with deep exploration on, a step + maintain still allocates under 320 bytes (as allocation.test.ts)', async () => {
-  const stateDim = 8;
-  const { brain, frame, action, times } = await testBrain(
-    {
-      seed: 3,
-      memory: { capacity: 400 },
-      planner: { candidates: 32, horizon: 16, sweepUsedSlots: true },
-      normaliser: { warmupSteps: 50 },
-      exploration: { intrinsicWeight: 5 },
-    },
-    stateDim,
-    2,
+  const { perStep } = await brainBytesPerStep(
+    { planner: { sweepUsedSlots: true }, exploration: { intrinsicWeight: 5 } },
+    8,
   );
-  const state = new Float64Array(stateDim);
-  let t = 0;
-  let reward = 0;
-  const steps = (count: number) => {
-    for (let s = 0; s < count; s++) {
-      setObservation(frame, state, reward, t % 200 === 0);
-      brain.step(frame, Number.POSITIVE_INFINITY, action, times);
-      brain.maintain(Number.POSITIVE_INFINITY);
-      t++;
-      for (let i = 0; i < stateDim; i++) state[i] = Math.sin(0.05 * t * (i + 1)) + 0.2 * action[i & 1]!;
-      reward = state[0]! > 0.8 ? 1 : 0;
-    }
-  };
-  steps(3000); // warm the JIT long: unoptimised code boxes doubles (allocation.test.ts)
-  const perStep = leastHeapGrowthPer(steps, 1000, 5);
   if (perStep === undefined) return;
   // measured 33 B with the exact scan and a mock clock, 142 B once under make test (allocation.test.ts)
   assert.ok(perStep < 320, `${perStep.toFixed(0)} bytes per step`);
-  brain.dispose();
 });
 
 test.run();
