@@ -121,7 +121,7 @@ interface EncoderResult {
   error?: string;
 }
 
-interface SizeResult {
+export interface SizeResult {
   stateDim: number;
   actionDim: number;
   n: number;
@@ -137,10 +137,22 @@ interface SizeResult {
   insert: Distribution;
   eviction: Distribution;
   fillSeconds: number;
+  /** RSS growth from before the brain was built to after it was filled, over N (fixed costs included) */
   bytesPerExperience: number;
+  /** that RSS growth in bytes (older results: bytesPerExperience x N) */
+  rssGrowthBytes?: number;
   rawPayloadBytes: number;
   indexLinkBytes: number;
   bytesRatio: number;
+  /**
+   * What one more experience costs: the slope of RSS growth between this N and the next smaller N
+   * measured with the same dims, path and horizon (each in its own process), so the costs that do
+   * not grow with N (compiled code, the addon, V8's heap reserve: ~15 MB) cancel. Set by the parent.
+   */
+  marginalBytesPerExperience?: number;
+  marginalBytesRatio?: number;
+  /** the smaller N the slope is taken from */
+  marginalFromN?: number;
   gcPer10kWithStep: number;
   gcPer10kWithoutStep: number;
   gcPer10kAttributable: number;
@@ -390,6 +402,7 @@ async function measureSize(
     eviction,
     fillSeconds,
     bytesPerExperience: Math.round(perExperience),
+    rssGrowthBytes: rssAfter - rssBefore,
     rawPayloadBytes: raw,
     indexLinkBytes: links,
     bytesRatio: perExperience / (raw + links),
@@ -538,6 +551,27 @@ function mergeEarlier(results: SizeResult[], runs: { command: string; date: stri
   if (used) runs.push(...(earlier.runs ?? (earlier.command ? [{ command: earlier.command, date: '' }] : [])));
 }
 
+/**
+ * Marginal bytes per experience for every N that has a smaller N with the same dims, path and
+ * horizon (the nearest smaller one): (growth(N) - growth(smaller)) / (N - smaller).
+ */
+export function addMarginalBytes(results: SizeResult[]): void {
+  const group = (r: SizeResult) => `${r.stateDim}x${r.actionDim}/${r.backend}/h${r.horizon}`;
+  const growth = (r: SizeResult) => r.rssGrowthBytes ?? r.bytesPerExperience * r.n;
+  for (const result of results) {
+    let smaller: SizeResult | undefined;
+    for (const other of results) {
+      if (group(other) !== group(result) || other.n >= result.n) continue;
+      if (!smaller || other.n > smaller.n) smaller = other;
+    }
+    if (!smaller) continue;
+    const marginal = (growth(result) - growth(smaller)) / (result.n - smaller.n);
+    result.marginalBytesPerExperience = Math.round(marginal);
+    result.marginalBytesRatio = marginal / (result.rawPayloadBytes + result.indexLinkBytes);
+    result.marginalFromN = smaller.n;
+  }
+}
+
 const childMarker = 'BENCH_BRAIN_RESULT ';
 
 /**
@@ -619,6 +653,9 @@ function markdown(
     `${us(r.stages.lookupP50Ns)} / ${us(r.stages.planP50Ns)} / ${us(r.stages.storeP50Ns)}`,
     `${us(r.insert.p50)} / ${us(r.insert.p99)}`,
     `${us(r.eviction.p50)} / ${us(r.eviction.p99)}`,
+    r.marginalBytesPerExperience !== undefined && r.marginalBytesRatio !== undefined && r.n >= 100_000
+      ? `${r.marginalBytesPerExperience} (${r.marginalBytesRatio.toFixed(2)}x)`
+      : 'n/a',
     r.n >= 100_000 ? `${r.bytesPerExperience} (${r.bytesRatio.toFixed(2)}x)` : 'n/a',
     `${r.gcPer10kWithStep.toFixed(1)} / ${r.gcPer10kWithoutStep.toFixed(1)}`,
     r.allocatedBytesPerStep === undefined ? 'n/a' : String(r.allocatedBytesPerStep),
@@ -631,10 +668,13 @@ function markdown(
     'One step = encode one frame, one context lookup (k = 16), activation, 32 candidate action sequences',
     'of `horizon` steps through the planner, and storing the previous experience (insert, links, TD backups,',
     'one eviction: memory is full). Times in µs; p50/p99 are medians over runs, p99.9/max over all',
-    'measured steps. Bytes per experience: RSS growth while filling / N, and its ratio to the raw payload',
-    '(store arrays) plus the index links; shown from N = 1e5 (below that, allocator noise dominates the',
-    'RSS delta; the HNSW index is sized for N at start, as growing it by doubling leaves freed blocks in the',
-    'process). GCs per 10k steps: with the step / generator alone. "alloc B/step": JS heap bytes the step +',
+    'measured steps. Bytes per experience, as a ratio to the raw payload (store arrays) plus the index links',
+    '(the index\'s own copy of each vector, its label map and per-element lock count as overhead): "marginal"',
+    'is what one more experience costs, the slope of the RSS growth between this N and the next smaller N',
+    '(each size fills a fresh process, so the ~15 MB that do not grow with N cancel: compiled code, the',
+    'addon, V8\'s heap reserve); "whole" is RSS growth while filling / N, those 15 MB included. Shown from',
+    'N = 1e5 (below that the fixed part dominates); the HNSW index is sized for N at start, as growing it by',
+    'doubling leaves freed blocks in the process. GCs per 10k steps: with the step / generator alone. "alloc B/step": JS heap bytes the step +',
     'maintain allocate (young-generation growth, median of 500-step windows without a scavenge); the HNSW',
     "path runs through engram's typed binding (native/hnsw: no allocation per search; hnswlib-node's cost",
     '~1.2 KB per step at 16 dims, ~2.7 KB at 64).',
@@ -655,7 +695,8 @@ function markdown(
         'lookup / plan / store p50',
         'insert p50 / p99',
         'evict p50 / p99',
-        'bytes/exp',
+        'bytes/exp marginal',
+        'bytes/exp whole',
         'GC/10k',
         'alloc B/step',
       ],
@@ -730,6 +771,7 @@ export const command: Subcommand = {
     log(encoderLogLine(encoder));
     const runs = [{ command: commandLine, date: new Date().toISOString(), repeats, steps }];
     if (values.merge) mergeEarlier(results, runs);
+    addMarginalBytes(results);
     results.sort(
       (a, b) =>
         a.stateDim - b.stateDim || a.actionDim - b.actionDim || (a.horizon ?? 0) - (b.horizon ?? 0) || a.n - b.n,
