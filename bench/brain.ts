@@ -168,6 +168,12 @@ export interface SizeResult {
   loadAverage: number;
 }
 
+/** A full GC (with --expose-gc), its performance entry delivered before the caller starts counting. */
+async function collectGarbage(): Promise<void> {
+  globalThis.gc?.();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
 /** Damped oscillators in `dim` coordinates (pairs), driven by the action through a fixed matrix. */
 class SmoothSystem {
   readonly state: Float64Array;
@@ -344,7 +350,9 @@ async function measureSize(
       system.advance(action);
     }
   };
-  runSteps(Math.min(2000, steps), null, null); // refill what was evicted, warm the JIT
+  // refill what was evicted, and warm the JIT: TurboFan's compiles and deopts in the first few
+  // thousand steps allocate code and feedback on the heap, which is not the step's steady state
+  runSteps(Math.max(10_000, steps), null, null);
 
   const loadAtStart = Math.round(os.loadavg()[0]! * 100) / 100;
   const samples = new Float64Array(steps);
@@ -356,6 +364,9 @@ async function measureSize(
   let gcWithout = 0;
   const stageSums = [[], [], [], [], []] as number[][];
   for (let r = 0; r < repeats; r++) {
+    // Each window starts from an empty young generation, so a GC inside it comes from what the
+    // window allocates, not from the harness's statistics of the previous window.
+    await collectGarbage();
     const gc = new GcCounter().start();
     runSteps(steps, samples, stages);
     gcWith += (await gc.stop()).total;
@@ -368,6 +379,7 @@ async function measureSize(
       for (let s = 0; s < steps; s++) column[s] = stages[s * 5 + k]!;
       stageSums[k]!.push(distribution(column).p50);
     }
+    await collectGarbage();
     const gcBase = new GcCounter().start();
     generatorOnly(steps);
     gcWithout += (await gcBase.stop()).total;
@@ -589,6 +601,8 @@ function measureInChild(
 ): SizeResult {
   const args = [
     ...process.execArgv,
+    // full collections before each window and each RSS reading, however the parent was started
+    ...(process.execArgv.includes('--expose-gc') ? [] : ['--expose-gc']),
     process.argv[1]!,
     'bench',
     'brain',
@@ -674,7 +688,9 @@ function markdown(
     '(each size fills a fresh process, so the ~15 MB that do not grow with N cancel: compiled code, the',
     'addon, V8\'s heap reserve); "whole" is RSS growth while filling / N, those 15 MB included. Shown from',
     'N = 1e5 (below that the fixed part dominates); the HNSW index is sized for N at start, as growing it by',
-    'doubling leaves freed blocks in the process. GCs per 10k steps: with the step / generator alone. "alloc B/step": JS heap bytes the step +',
+    'doubling leaves freed blocks in the process. GCs per 10k steps: with the step / generator alone, each',
+    'window of steps started after a full collection (so a GC in it comes from what it allocates) and after',
+    '10k warm-up steps. "alloc B/step": JS heap bytes the step +',
     'maintain allocate (young-generation growth, median of 500-step windows without a scavenge); the HNSW',
     "path runs through engram's typed binding (native/hnsw: no allocation per search; hnswlib-node's cost",
     '~1.2 KB per step at 16 dims, ~2.7 KB at 64).',
