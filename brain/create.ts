@@ -32,8 +32,14 @@ export interface CreateBrainOptions {
   freeMemoryBytes?: () => number;
 }
 
-/** Bytes per experience beyond the store: the active set's slot map and the planner's visit stamps. */
-const brainBytesPerSlot = 4 + 4;
+/**
+ * Bytes per experience beyond the store: the active set's slot map and the planner's visit stamps,
+ * and with deep exploration on (exploration.intrinsicWeight > 0) the intrinsic return. Its visit
+ * grid is a fixed 1 MiB, not per experience.
+ */
+function brainBytesPerSlot(config: BrainConfig): number {
+  return 4 + 4 + (config.exploration.intrinsicWeight > 0 ? 4 : 0);
+}
 
 /**
  * Bytes one experience costs: the store's typed arrays (measured from a one-slot store's actual
@@ -56,7 +62,7 @@ export function bytesPerExperience(
   for (const value of Object.values(probe)) {
     if (ArrayBuffer.isView(value)) storeBytes += value.byteLength;
   }
-  return storeBytes + brainBytesPerSlot + (indexBytes ?? hnswBytesEstimate(config, contextDim));
+  return storeBytes + brainBytesPerSlot(config) + (indexBytes ?? hnswBytesEstimate(config, contextDim));
 }
 
 /** hnswlib: the vector, a label, level-0 links (2M + count) and ~1/(M-1) of elements on upper levels. */

@@ -1,10 +1,11 @@
 /**
  * The brain's state as snapshot sections: the experiences (snapshot-store.ts), the normaliser's
  * statistics, the brain's progress counters (the step index that experiences' recency is measured
- * in), the store's free-slot order, the random streams and eviction scale ('brain-state'), and the
- * HNSW index (snapshot-index.ts). The last three are optional: a file without them (format
- * version 1) restores, with the reason logged (free slots lowest first, streams from the seed, the
- * index rebuilt in slack time).
+ * in), the store's free-slot order, the random streams and eviction scale ('brain-state'), deep
+ * exploration's intrinsic returns and visit counts ('exploration', only when it is on), and the
+ * HNSW index (snapshot-index.ts). The last four are optional: a file without them (format
+ * version 1) restores, with the reason logged (free slots lowest first, streams from the seed,
+ * intrinsic state from zero, the index rebuilt in slack time).
  *
  * Small sections are captured whole when the save begins (a copy of a few KiB) and handed out in
  * pieces, so they are consistent with themselves whatever the brain does between chunks.
@@ -171,6 +172,72 @@ export function brainStateSection(brain: Brain, onSkipped?: (reason: string) => 
   };
 }
 
+export const EXPLORATION_SECTION = 'exploration';
+
+/**
+ * Deep exploration's state (exploration.intrinsicWeight > 0): the intrinsic return of every slot
+ * (float32) then the visit count of every cell of the hashed grid (uint32). Streamed in chunks like
+ * the store (4 MiB at 1e6 slots, plus 1 MiB of cells), each value copied whole; values written
+ * between chunks are estimates that the next backups and visits correct anyway.
+ */
+export function explorationSection(brain: Brain, onSkipped?: (reason: string) => void): SnapshotSection {
+  const intrinsic = brain.intrinsicValue;
+  const visits = brain.visitCounts;
+  const chunkBytes = 128 * 1024;
+  const cellsBytes = visits.byteLength;
+  return {
+    name: EXPLORATION_SECTION,
+    maxChunkBytes: chunkBytes,
+    optional: true,
+    beginSave() {
+      const parts = [
+        Buffer.from(intrinsic.buffer, intrinsic.byteOffset, intrinsic.byteLength),
+        Buffer.from(visits.buffer, visits.byteOffset, visits.byteLength),
+      ];
+      let part = 0;
+      let at = 0;
+      const writer: SectionWriter = {
+        next(out) {
+          while (part < parts.length && at >= parts[part]!.byteLength) {
+            part++;
+            at = 0;
+          }
+          if (part >= parts.length) return 0;
+          const copied = parts[part]!.copy(out, 0, at, Math.min(at + out.byteLength, parts[part]!.byteLength));
+          at += copied;
+          return copied;
+        },
+      };
+      const meta: SectionMeta = { slots: intrinsic.length, cells: visits.length };
+      return { byteLength: intrinsic.byteLength + cellsBytes, meta, writer };
+    },
+    incompatibility(meta, byteLength) {
+      const slots = meta.slots;
+      if (typeof slots !== 'number' || !Number.isInteger(slots) || slots < 0) {
+        return `slots ${String(slots)} is not a whole number`;
+      }
+      if (slots > intrinsic.length) return `the snapshot holds ${slots} slots but memory here has ${intrinsic.length}`;
+      if (meta.cells !== visits.length)
+        return `${String(meta.cells)} visit cells in the snapshot, ${visits.length} here`;
+      if (byteLength !== slots * 4 + cellsBytes) {
+        return `section is ${byteLength} bytes, expected ${slots * 4 + cellsBytes}`;
+      }
+      return undefined;
+    },
+    restore(source, meta) {
+      const slots = meta.slots as number;
+      intrinsic.fill(0);
+      source.read(0, new Uint8Array(intrinsic.buffer, intrinsic.byteOffset, slots * 4));
+      source.read(slots * 4, new Uint8Array(visits.buffer, visits.byteOffset, cellsBytes));
+    },
+    skipped(reason) {
+      intrinsic.fill(0);
+      visits.fill(0);
+      onSkipped?.(reason);
+    },
+  };
+}
+
 export interface BrainSectionOptions {
   /** where a save writes the HNSW index file before copying it in (default: in the temp directory) */
   indexTempPath?: string;
@@ -193,6 +260,10 @@ export function brainSnapshotSections(brain: Brain, options: BrainSectionOptions
   ];
   const freeList = sections[3]!;
   sections[3] = { ...freeList, skipped: (reason) => options.onSkipped?.(FREE_LIST_SECTION, reason) };
+  // only a brain that explores deeply has this state (its arrays are empty otherwise)
+  if (brain.visitCounts.length > 0) {
+    sections.push(explorationSection(brain, (reason) => options.onSkipped?.(EXPLORATION_SECTION, reason)));
+  }
   const index = brain.index;
   if (index instanceof SimilarityRegistry && index.hnswForSnapshot() !== undefined) {
     sections.push(
@@ -258,7 +329,9 @@ export function restoreBrain(brain: Brain, options: BrainRestoreOptions): Restor
           ? 'the HNSW index is rebuilt from the restored vectors in slack time'
           : section === FREE_LIST_SECTION
             ? 'free slots are handed out lowest first'
-            : 'the random streams start from the seed';
+            : section === EXPLORATION_SECTION
+              ? 'intrinsic returns and visit counts start from zero'
+              : 'the random streams start from the seed';
       options.log.warn({ file, section, reason }, `snapshot section not restored: ${consequence}`);
     }
     const inserted = reindex(brain.store, brain.index);

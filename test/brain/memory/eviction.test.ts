@@ -1,6 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ActiveSet } from '../../../brain/activation.js';
+import { brainConfig } from '../../../brain/config.js';
+import { bytesPerExperience, hardCap, hnswBytesEstimate } from '../../../brain/create.js';
 import { LinearIndex, SinglePathIndex } from '../../../brain/linear-index.js';
 import { Evictor } from '../../../brain/memory/eviction.js';
 import { ExperienceStore, NO_SLOT, type VectorSource } from '../../../brain/memory/store.js';
@@ -58,6 +60,17 @@ eviction('the byte cap lowers the count cap and sizes the store', async () => {
   assert.ok(brain.hardCap < 1_000_000);
   assert.is(brain.store.capacity, brain.hardCap);
   assert.ok(brain.hardCap > 1000, `cap ${brain.hardCap}`);
+});
+
+eviction('deep exploration counts its per-slot intrinsic return against the byte cap', async () => {
+  const plain = brainConfig({});
+  const deep = brainConfig({ exploration: { intrinsicWeight: 1 } });
+  assert.is(bytesPerExperience(deep, 16, 4) - bytesPerExperience(plain, 16, 4), 4);
+  const small = { memory: { capacity: 1_000_000, maxMiB: 1 }, exploration: { intrinsicWeight: 1 } };
+  const { brain } = await testBrain(small, 16, 4);
+  const config = brainConfig(small);
+  assert.is(brain.hardCap, hardCap(config, bytesPerExperience(config, 16, 4, hnswBytesEstimate(config, 16))));
+  assert.is(brain.intrinsicValue.length, brain.hardCap, 'the intrinsic array is sized to the cap');
 });
 
 eviction('the lowest-utility experience of the sample goes', () => {
