@@ -108,6 +108,8 @@ export class Brain implements Controller {
   private maintainCalls = 0;
   /** what the index's maintain reported last (slackWork) */
   private lastSlackWork = 0;
+  /** whether the index held its writes back during the last maintain (slackWritesHeld) */
+  private lastWritesHeld = false;
   /** one past the highest slot ever stored (planner.sweepUsedSlots) */
   private slotsUsed = 0;
 
@@ -361,6 +363,9 @@ export class Brain implements Controller {
 
   /** Deferred work: a fixed amount per call (so results do not depend on timing), then the index's slack work. */
   maintain(untilNs: number): void {
+    // An export starts or ends only between maintains (its start is in a snapshot flush, its end
+    // a callback), so the state now holds for every remove below.
+    this.lastWritesHeld = this.index.writesHeld();
     if (this.transitionPending) {
       this.transitionPending = false;
       this.storeTransition();
@@ -393,6 +398,16 @@ export class Brain implements Controller {
   /** Replay: the next maintain does exactly `units` of index work, as the recorded run did. */
   forceSlackWork(units: number): void {
     this.index.setSlackQuota(units);
+  }
+
+  /** Whether the last maintain ran with the index's writes held back by a snapshot export (for replay). */
+  slackWritesHeld(): boolean {
+    return this.lastWritesHeld;
+  }
+
+  /** Replay: maintains run with the index's writes held back (true) as a recorded export held them, or not. */
+  forceSlackWritesHeld(held: boolean): void {
+    this.index.holdWritesForReplay(held);
   }
 
   setEffort(effort: Effort): void {

@@ -61,6 +61,12 @@ export class SinglePathIndex implements SimilarityIndex {
   setSlackQuota(units: number): void {
     this.slackQuota = units;
   }
+  writesHeld(): boolean {
+    return this.backend.writesHeld?.() ?? false;
+  }
+  holdWritesForReplay(held: boolean): void {
+    this.backend.holdWritesForReplay?.(held);
+  }
   activePath(): string {
     return this.backend.name;
   }

@@ -188,6 +188,14 @@ export interface Controller {
   slackWork?(): number;
   /** Optional, for replay: the next maintain does exactly `units` of that work, whatever the clock says. */
   forceSlackWork?(units: number): void;
+  /**
+   * Optional, for replay: whether the last maintain ran with the similarity index's writes held
+   * back (a snapshot export writing the HNSW index: removes hidden and queued). When an export
+   * starts and ends depends on time.
+   */
+  slackWritesHeld?(): boolean;
+  /** Optional, for replay: the next maintains run with the index's writes held back, or not. */
+  forceSlackWritesHeld?(held: boolean): void;
   setEffort(effort: Effort): void;
   /** Exploration on (learning) or off (evaluation). */
   setExploration(enabled: boolean): void;
@@ -245,6 +253,11 @@ export interface CycleRecord {
    * (Controller.slackWork; 0 without it): a replay repeats exactly that much.
    */
   priorSlackWork: number;
+  /**
+   * 1 if a slack maintain after the previous cycle ran with the index's writes held back
+   * (Controller.slackWritesHeld), else 0; NaN in recordings from before it was kept.
+   */
+  priorSlackWritesHeld: number;
   frameSeq: number;
   /** the published action was held or safe rather than fresh */
   actionStale: boolean;
@@ -273,6 +286,7 @@ export function createCycleRecord(): CycleRecord {
     lookupPath: LookupPath.none,
     effortLevel: 0,
     priorSlackWork: 0,
+    priorSlackWritesHeld: 0,
     frameSeq: -1,
     actionStale: true,
     safeAction: false,

@@ -108,6 +108,8 @@ export class Loop {
   private lastPublishedNs = -1;
   /** Controller.slackWork summed over slack runs since the last cycle: the next record's priorSlackWork */
   private slackWorkSinceCycle = 0;
+  /** Controller.slackWritesHeld over slack runs since the last cycle (any): priorSlackWritesHeld */
+  private slackWritesHeldSinceCycle = false;
   private readonly timings: StepTimings = {
     encodeNs: 0,
     lookupNs: 0,
@@ -283,6 +285,8 @@ export class Loop {
     record.effortLevel = this.ladder.level;
     record.priorSlackWork = this.slackWorkSinceCycle;
     this.slackWorkSinceCycle = 0;
+    record.priorSlackWritesHeld = this.slackWritesHeldSinceCycle ? 1 : 0;
+    this.slackWritesHeldSinceCycle = false;
     counters.cycles++;
     if (overrun) counters.overruns++;
     const stages = settings.stageBudgetsNs;
@@ -311,6 +315,7 @@ export class Loop {
       this.controller.maintain(untilNs);
       // How much time-dependent work that was, for the next cycle's record (replay repeats it).
       this.slackWorkSinceCycle += this.controller.slackWork?.() ?? 0;
+      if (this.controller.slackWritesHeld?.() === true) this.slackWritesHeldSinceCycle = true;
     }
     const observers = this.observers;
     for (let i = 0; i < observers.length; i++) {

@@ -61,8 +61,9 @@ export const cycleFields = [
   'action.frameSeq',
   'action.stale',
   'action.publishedNs',
-  // appended: recordings written before it lack it (the reader fills NaN)
+  // appended: recordings written before them lack them (the reader fills NaN)
   'priorSlackWork',
+  'priorSlackWritesHeld',
 ] as const;
 
 /** Fields every version-1 recording has; later ones were appended and may be missing. */

@@ -87,11 +87,14 @@ class ReplayDriver implements Driver {
 interface SlackScript {
   /** units of time-dependent slack work the recorded run did here; NaN: not recorded (old recording) */
   units: number;
+  /** 1 if the recorded run's index held its writes back here (a snapshot export), 0 if not; NaN: not recorded */
+  writesHeld: number;
 }
 
 /**
  * Wraps the controller so the loop's read after `step` sees the recorded step end and safety end,
- * and its maintain repeats the recorded amount of time-dependent slack work.
+ * and its maintain repeats the recorded amount of time-dependent slack work, with the index's
+ * writes held back where a snapshot export held them in the recorded run.
  */
 function scriptedController(
   inner: Controller,
@@ -111,6 +114,7 @@ function scriptedController(
       return status;
     },
     maintain(untilNs) {
+      if (!Number.isNaN(slack.writesHeld)) inner.forceSlackWritesHeld?.(slack.writesHeld === 1);
       if (!Number.isNaN(slack.units)) inner.forceSlackWork?.(slack.units);
       inner.maintain(untilNs);
     },
@@ -214,7 +218,7 @@ export async function replayRecording(
 ): Promise<ReplayReport> {
   const clock = new ReplayClock();
   const driver = new ReplayDriver(clock);
-  const slack: SlackScript = { units: Number.NaN };
+  const slack: SlackScript = { units: Number.NaN, writesHeld: Number.NaN };
   const loop = await build({
     clock,
     driver,
@@ -260,6 +264,7 @@ export async function replayRecording(
     clock.set(now);
     // the next record says how much time-dependent work the recorded run did in this slack
     slack.units = cycles[i + 1]?.record.priorSlackWork ?? Number.NaN;
+    slack.writesHeld = cycles[i + 1]?.record.priorSlackWritesHeld ?? Number.NaN;
     loop.runSlack(now + maintenanceNs);
   }
   return {

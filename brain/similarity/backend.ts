@@ -60,6 +60,15 @@ export interface SimilarityBackend {
    * when it is built and synced.
    */
   isSynced?(): boolean;
+  /**
+   * Optional: true while the backend holds its writes back (HNSW while a snapshot export writes
+   * its file: removes are hidden and queued, nothing is applied). When that happens depends on
+   * time, so the flight recorder keeps it per slack and a replay imposes it with
+   * `holdWritesForReplay`.
+   */
+  writesHeld?(): boolean;
+  /** Optional, replay: hold writes back exactly as a recorded export did (no file is written). */
+  holdWritesForReplay?(held: boolean): void;
   /** Optional: a line naming the device or library variant serving this path (for logs). */
   describe?(): string;
 }
@@ -102,6 +111,10 @@ export interface SimilarityIndex extends SimilarityBackend {
    * the recorded run), ignoring the clock. Negative: back to the clock.
    */
   setSlackQuota(units: number): void;
+  /** True while a path holds its writes back (a snapshot export is writing the HNSW index). */
+  writesHeld(): boolean;
+  /** Replay: every path holds its writes back (true) or not, as the recorded run's did. */
+  holdWritesForReplay(held: boolean): void;
   /** name of the active path and why it was chosen (for metrics and the profile record) */
   activePath(): string;
 }

@@ -85,6 +85,8 @@ export class HnswBackend implements SimilarityBackend {
   private applyCostNs = 0;
   /** an index file is being written from hnswlib's worker thread: apply nothing */
   private exporting = false;
+  /** replay: writes held back as during a recorded export, with no file written */
+  private heldForReplay = false;
   /** per slot since the last beginExport: 1 = the exported file may differ from the store here */
   private dirty: Uint8Array | undefined;
   /** importIndex loaded this index and no registry has adopted it yet (takeImported) */
@@ -159,7 +161,7 @@ export class HnswBackend implements SimilarityBackend {
     if (slot < 0 || slot >= this.capacity || this.wanted[slot] !== 1) return;
     this.wanted[slot] = 0;
     if (this.dirty !== undefined) this.dirty[slot] = 1;
-    if (this.exporting) {
+    if (this.exporting || this.heldForReplay) {
       // The worker thread is reading the native index: hide the slot now, mark it deleted later.
       if (this.slotState[slot] === Live && this.hidden[slot] === 0) {
         this.hidden[slot] = 1;
@@ -188,7 +190,7 @@ export class HnswBackend implements SimilarityBackend {
    * many were applied.
    */
   maintain(untilNs: number, clock: Clock = monotonicClock, quota = -1): number {
-    if (this.exporting || this.queueLength === 0) return 0;
+    if (this.exporting || this.heldForReplay || this.queueLength === 0) return 0;
     let applied = 0;
     if (quota >= 0) {
       while (applied < quota && this.queueLength > 0) {
@@ -324,6 +326,16 @@ export class HnswBackend implements SimilarityBackend {
     dirty.fill(0);
     this.dirty = dirty;
     this.index.writeIndexSync(path);
+  }
+
+  /** True while writes are held back: an export is writing, or a replay repeats one. */
+  writesHeld(): boolean {
+    return this.exporting || this.heldForReplay;
+  }
+
+  /** Replay: hold writes back (removes hidden and queued, nothing applied) as a recorded export did. */
+  holdWritesForReplay(held: boolean): void {
+    this.heldForReplay = held;
   }
 
   /** True while an export's file is being written (nothing is applied meanwhile). */

@@ -416,6 +416,16 @@ export class SimilarityRegistry implements SimilarityIndex {
     this.slackQuota = units;
   }
 
+  writesHeld(): boolean {
+    const paths = this.paths;
+    for (let p = 0; p < paths.length; p++) if (paths[p]!.backend.writesHeld?.() === true) return true;
+    return false;
+  }
+
+  holdWritesForReplay(held: boolean): void {
+    for (const path of this.paths) path.backend.holdWritesForReplay?.(held);
+  }
+
   dispose(): void {
     for (const path of this.paths) path.backend.dispose();
   }
