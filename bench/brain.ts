@@ -44,6 +44,7 @@ import {
   type MachineDescription,
   machineLine,
   repoRoot,
+  resultPath,
   table,
   updateBenchmarksDoc,
   us,
@@ -546,7 +547,7 @@ function encoderMarkdown(e: EncoderResult | undefined): string[] {
 function mergeEarlier(results: SizeResult[], runs: { command: string; date: string }[]): void {
   let earlier: { results?: SizeResult[]; runs?: { command: string; date: string }[]; command?: string };
   try {
-    earlier = JSON.parse(readFileSync(join(repoRoot, 'bench', 'results', 'brain.json'), 'utf8'));
+    earlier = JSON.parse(readFileSync(resultPath('brain'), 'utf8'));
   } catch {
     return;
   }
@@ -749,7 +750,7 @@ export const command: Subcommand = {
       // keep the step results (and their machine) of the last full run; replace only `encoder`
       let earlier: { machine?: MachineDescription; runs?: { command: string }[]; results?: SizeResult[] } = {};
       try {
-        earlier = JSON.parse(readFileSync(join(repoRoot, 'bench', 'results', 'brain.json'), 'utf8'));
+        earlier = JSON.parse(readFileSync(resultPath('brain'), 'utf8'));
       } catch {}
       const { benchmark: _benchmark, ...kept } = earlier as { benchmark?: string };
       const path = writeResult('brain', { ...kept, encoder });

@@ -29,7 +29,7 @@ import { loadRuntimeConfig } from '../runtime/config.js';
 import type { CycleObserver, CycleRecord, EventLog } from '../runtime/contracts.js';
 import { LoopRunner } from '../runtime/loop-runner.js';
 import { SyntheticPendulum } from './lib/pendulum.js';
-import { describeMachine, machineLine, table, updateBenchmarksDoc, writeResult } from './lib/report.js';
+import { describeMachine, machineLine, repoRoot, table, updateBenchmarksDoc, writeResult } from './lib/report.js';
 import { distribution, GcCounter, median } from './lib/stats.js';
 
 const quiet: EventLog = { info() {}, warn() {}, error() {} };
@@ -233,7 +233,7 @@ async function measureSaving(
   seconds: number,
   rateHz: number,
 ): Promise<SavingRun> {
-  const config = loadRuntimeConfig(new URL('../configs/pendulum_swingup.yaml', import.meta.url).pathname);
+  const config = loadRuntimeConfig(join(repoRoot, 'configs', 'pendulum_swingup.yaml'));
   config.rateHz = rateHz;
   config.budget.cycleMs = (1000 / rateHz) * 0.8;
   config.brain.memory.capacity = 20_000;

@@ -32,7 +32,7 @@ import {
 import { LoopRunner } from '../runtime/loop-runner.js';
 import { FlightRecorder } from '../runtime/recorder.js';
 import { SyntheticPendulum } from './lib/pendulum.js';
-import { describeMachine, machineLine, table, updateBenchmarksDoc, writeResult } from './lib/report.js';
+import { describeMachine, machineLine, repoRoot, table, updateBenchmarksDoc, writeResult } from './lib/report.js';
 import { distribution, GcCounter } from './lib/stats.js';
 
 const quiet: EventLog = { info() {}, warn() {}, error() {} };
@@ -194,7 +194,7 @@ export const command: Subcommand = {
     const snapshotEverySeconds = durationFlag(args.values['snapshot-every'], 'snapshot-every', 30_000) / 1000;
     const dir = mkdtempSync(join(tmpdir(), 'engram-soak-'));
 
-    const config = loadRuntimeConfig(new URL('../configs/pendulum_swingup.yaml', import.meta.url).pathname);
+    const config = loadRuntimeConfig(join(repoRoot, 'configs', 'pendulum_swingup.yaml'));
     config.rateHz = rateHz;
     config.budget.cycleMs = (1000 / rateHz) * 0.8;
     config.brain.memory.capacity = capacity;

@@ -4,11 +4,24 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 const root = new URL('../..', import.meta.url).pathname.replace(/\/dist\/$/, '/');
 /** Results and docs live in the source tree even when the benchmark runs from dist/. */
 export const repoRoot = root.endsWith('/dist/') ? root.slice(0, -'dist/'.length) : root;
+
+/**
+ * Where results and the benchmarks page are written: the repository, or the directory in
+ * ENGRAM_BENCH_OUTPUT (smoke tests run the real benchmarks without touching the recorded figures).
+ */
+function outputRoot(): string {
+  return process.env.ENGRAM_BENCH_OUTPUT || repoRoot;
+}
+
+/** bench/results/<name>.json under the output root. */
+export function resultPath(name: string): string {
+  return join(outputRoot(), 'bench', 'results', `${name}.json`);
+}
 
 export interface MachineDescription {
   cpuModel: string;
@@ -39,9 +52,8 @@ export function machineLine(machine: MachineDescription): string {
 
 /** Writes bench/results/<name>.json with the machine description attached; returns its path. */
 export function writeResult(name: string, result: object): string {
-  const dir = join(repoRoot, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, `${name}.json`);
+  const path = resultPath(name);
+  mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, `${JSON.stringify({ benchmark: name, machine: describeMachine(), ...result }, null, 2)}\n`);
   return path;
 }
@@ -56,7 +68,7 @@ medians and p99 over repeated runs, and ratios are measured side by side in the 
 
 /** Replaces (or appends) the section `name` of docs/benchmarks.md. */
 export function updateBenchmarksDoc(name: string, markdown: string): string {
-  const path = join(repoRoot, 'docs', 'benchmarks.md');
+  const path = join(outputRoot(), 'docs', 'benchmarks.md');
   let doc: string;
   try {
     doc = readFileSync(path, 'utf8');
@@ -72,7 +84,7 @@ export function updateBenchmarksDoc(name: string, markdown: string): string {
     from >= 0 && to > from
       ? doc.slice(0, from) + section + doc.slice(to + end.length)
       : `${doc.trimEnd()}\n\n${section}\n`;
-  mkdirSync(join(repoRoot, 'docs'), { recursive: true });
+  mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, doc);
   return path;
 }

@@ -10,6 +10,7 @@ import {
   type MachineDescription,
   machineLine,
   repoRoot,
+  resultPath,
   table,
   updateBenchmarksDoc,
   writeResult,
@@ -97,7 +98,7 @@ function withLock<T>(path: string, update: () => T): T {
 
 /** Regenerates the 'learning' section of docs/benchmarks.md from bench/results/learning.json. */
 export function rewriteLearningSection(): string {
-  const resultsPath = join(repoRoot, 'bench', 'results', 'learning.json');
+  const resultsPath = resultPath('learning');
   return updateBenchmarksDoc('learning', learningSection(Object.values(readEntries(resultsPath))));
 }
 
@@ -106,7 +107,7 @@ export async function recordLearningBenchmark(report: RunReport): Promise<string
   mkdirSync(imageDir, { recursive: true });
   const imageName = `learning-${report.task}.svg`;
   writeFileSync(join(imageDir, imageName), await renderReportCurve(report));
-  const resultsPath = join(repoRoot, 'bench', 'results', 'learning.json');
+  const resultsPath = resultPath('learning');
   const runs = report.runs;
   const entry: LearningEntry = {
     task: report.task,
