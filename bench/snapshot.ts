@@ -391,7 +391,7 @@ export const command: Subcommand = {
         ? `HNSW comparison: ${hnsw}.`
         : `**Restore with the HNSW index** (section \`hnsw\`, format 2) of ${hnsw.experiences.toLocaleString('en')} experiences at d = ${dim} (file ${hnsw.fileMiB.toFixed(0)} MiB, of which index ${hnsw.indexMiB.toFixed(0)} MiB):
 median **${hnsw.restoreMedianSeconds.toFixed(2)} s** over ${hnsw.restoreSeconds.length} (${hnsw.restoreSeconds.map((s) => s.toFixed(2)).join(', ')} s): every checksum verified, the experiences read,
-the index section copied to a temporary file, loaded by hnswlib and reconciled (${hnsw.repaired} slots repaired). Without the section the index is
+the index section loaded in place by hnswlib's loader (engram's addon reads it inside the snapshot file) and reconciled (${hnsw.repaired} slots repaired). Without the section the index is
 rebuilt from the vectors: ${hnsw.rebuildSeconds.toFixed(1)} s here (${hnsw.rebuildPerExperienceUs.toFixed(0)} µs per experience), in slack time after start.
 Synchronous save of experiences + index: ${hnsw.saveSeconds.toFixed(2)} s.`;
     const markdown = `## Snapshots (\`engram bench snapshot\`)

@@ -187,6 +187,14 @@ export function hnswSection(options: HnswSectionOptions): SnapshotSection {
       const indexBytes = meta.indexBytes as number;
       const bitmap = new Uint8Array(source.byteLength - indexBytes);
       source.read(indexBytes, bitmap);
+      if (source.location !== undefined && current.backend.canImportFromRegion()) {
+        // In place: hnswlib's loader reads the section inside the snapshot file (verified already).
+        const region = { offset: source.location.offset, length: indexBytes };
+        const { repaired } = current.backend.importIndex(source.location.file, bitmap, region);
+        options.onRestored?.(repaired);
+        return;
+      }
+      // hnswlib-node reads whole files only: copy the index out to a temporary file first.
       const dir = mkdtempSync(join(tmpdir(), 'engram-hnsw-restore-'));
       const file = join(dir, 'index.hnsw');
       try {

@@ -236,6 +236,7 @@ export function restoreFromFile(file: string, sections: readonly SnapshotSection
       const start = info.sectionOffsets[index]!;
       const source: SectionSource = {
         byteLength: entry.byteLength,
+        location: { file, offset: start },
         read(offset, into) {
           if (offset < 0 || offset + into.byteLength > entry.byteLength) {
             throw new RangeError(`read past the end of section ${entry.name}`);

@@ -63,6 +63,8 @@ export interface SectionWriter {
 /** Random access to one section's verified bytes during a restore. */
 export interface SectionSource {
   readonly byteLength: number;
+  /** where the section's bytes lie in the snapshot file (verified), for readers that take a file region */
+  readonly location?: { readonly file: string; readonly offset: number };
   /** Fills `into` with the section's bytes starting at `offset` (within the section). */
   read(offset: number, into: Uint8Array): void;
 }

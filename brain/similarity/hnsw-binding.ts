@@ -45,12 +45,19 @@ export interface HnswIndexHandle {
   writeIndexSync(path: string): void;
   /** replaces this index with the file's */
   readIndexSync(path: string): void;
+  /**
+   * Optional (the typed addon): replaces this index with the one stored in `length` bytes at
+   * `offset` of `path` (a snapshot's HNSW section, read in place without a temporary copy).
+   */
+  readIndexAtSync?(path: string, offset: number, length: number): void;
 }
 
 export type HnswBindingName = 'typed' | 'hnswlib-node';
 
 export interface HnswBinding {
   readonly name: HnswBindingName;
+  /** its handles have readIndexAtSync (an index stored inside another file) */
+  readonly readsRegions: boolean;
   create(dim: number): HnswIndexHandle;
 }
 
@@ -73,7 +80,7 @@ export function loadTypedBinding(): HnswBinding | Error {
     if (!existsSync(path)) continue;
     try {
       const addon = require(path) as TypedAddon;
-      return { name: 'typed', create: (dim) => new addon.HierarchicalNSW(dim) };
+      return { name: 'typed', readsRegions: true, create: (dim) => new addon.HierarchicalNSW(dim) };
     } catch (error) {
       return new Error(`engram's HNSW addon ${path} does not load: ${(error as Error).message}`);
     }
@@ -173,7 +180,7 @@ export async function loadHnswlibNodeBinding(): Promise<HnswBinding | Error> {
   try {
     const imported = (await import('hnswlib-node')) as HnswlibNodeModule & { default?: HnswlibNodeModule };
     const module = imported.HierarchicalNSW ? imported : (imported.default as HnswlibNodeModule);
-    return { name: 'hnswlib-node', create: (dim) => new HnswlibNodeHandle(module, dim) };
+    return { name: 'hnswlib-node', readsRegions: false, create: (dim) => new HnswlibNodeHandle(module, dim) };
   } catch (error) {
     return new Error(`hnswlib-node is not loadable here (${(error as Error).message})`);
   }

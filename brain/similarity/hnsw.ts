@@ -368,15 +368,29 @@ export class HnswBackend implements SimilarityBackend {
     this.importIndex(path, undefined);
   }
 
+  /** Whether `importIndex` can read an index stored inside another file (the typed addon can). */
+  canImportFromRegion(): boolean {
+    return this.binding.readsRegions;
+  }
+
   /**
-   * Reads an index file and reconciles it with the store (restored first): slots marked in
-   * `dirtyBits` (undefined = all) are repaired (dead ones marked deleted, live ones missing from the
-   * file inserted, live ones whose vector differs updated); the others are taken as the file has
-   * them. Synchronous: start-up only. Throws when the file does not fit this backend.
+   * Reads an index file (or, with `region`, the index stored in `region.length` bytes at
+   * `region.offset` of `path`: see canImportFromRegion) and reconciles it with the store (restored
+   * first): slots marked in `dirtyBits` (undefined = all) are repaired (dead ones marked deleted,
+   * live ones missing from the file inserted, live ones whose vector differs updated); the others
+   * are taken as the file has them. Synchronous: start-up only. Throws when the file does not fit
+   * this backend.
    */
-  importIndex(path: string, dirtyBits: Uint8Array | undefined): { repaired: number } {
+  importIndex(
+    path: string,
+    dirtyBits: Uint8Array | undefined,
+    region?: { offset: number; length: number },
+  ): { repaired: number } {
     const loaded = this.binding.create(this.dim);
-    loaded.readIndexSync(path); // both bindings refuse a file of another dimension
+    // both bindings refuse a file of another dimension
+    if (region === undefined) loaded.readIndexSync(path);
+    else if (loaded.readIndexAtSync !== undefined) loaded.readIndexAtSync(path, region.offset, region.length);
+    else throw new Error(`the ${this.binding.name} binding reads whole index files only`);
     if (loaded.getMaxElements() > this.capacity) {
       throw new Error(
         `HNSW index ${path} holds up to ${loaded.getMaxElements()} elements, capacity is ${this.capacity}`,

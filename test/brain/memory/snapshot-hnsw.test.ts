@@ -23,8 +23,9 @@ import { storeSection } from '../../../brain/memory/snapshot-store.js';
 import { SnapshotWriter } from '../../../brain/memory/snapshot-writer.js';
 import { ExperienceStore } from '../../../brain/memory/store.js';
 import { HnswBackend, hnswFactory } from '../../../brain/similarity/hnsw.js';
+import type { HnswBindingName } from '../../../brain/similarity/hnsw-binding.js';
 import { type Profile, profileSchema } from '../../../brain/similarity/profile.js';
-import { SimilarityRegistry } from '../../../brain/similarity/registry.js';
+import { defaultFactories, SimilarityRegistry } from '../../../brain/similarity/registry.js';
 import { systemClock } from '../../../runtime/clock.js';
 import { createFrame, LookupPath, type StepTimings } from '../../../runtime/contracts.js';
 import { CapturingLog } from './snapshot-helpers.js';
@@ -35,20 +36,29 @@ const hnswOnly: Profile = profileSchema.parse({
   routes: [{ minBatch: 1, bands: [{ path: 'hnsw' }] }],
 });
 
-async function registryBrain(options: { seed?: number; M?: number; capacity?: number } = {}): Promise<Brain> {
+async function registryBrain(
+  options: { seed?: number; M?: number; capacity?: number; binding?: HnswBindingName } = {},
+): Promise<Brain> {
   const config = brainConfig({
     seed: options.seed ?? 1,
     memory: { capacity: options.capacity ?? 1500 },
     similarity: { hnsw: { M: options.M ?? 16 } },
   });
   const log = new CapturingLog();
+  const { M, efConstruction, efSearch } = config.similarity.hnsw;
+  const factories = options.binding
+    ? [
+        ...defaultFactories(config.similarity).filter((factory) => factory.name !== 'hnsw'),
+        hnswFactory({ M, efConstruction, efSearch, deferWrites: true, binding: options.binding }),
+      ]
+    : undefined;
   return createBrain(config, {
     observationSize: 3,
     actionSize: 1,
     clock: systemClock,
     log,
     freeMemoryBytes: () => 8 * 2 ** 30,
-    index: (source) => SimilarityRegistry.create(source, config.similarity, hnswOnly, log, systemClock),
+    index: (source) => SimilarityRegistry.create(source, config.similarity, hnswOnly, log, systemClock, factories),
   });
 }
 
@@ -172,6 +182,46 @@ snapshotHnsw('free-slot order and random streams continue exactly after a restor
   assert.is(restored.returnScale, original.returnScale);
   rmSync(dir, { recursive: true });
 });
+
+snapshotHnsw(
+  'the typed addon reads the index inside the snapshot file; hnswlib-node gets a copy; both restore the same index',
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'engram-snapshot-region-'));
+    const path = join(dir, 'snapshot.bin');
+    const original = await registryBrain();
+    learn(original, 600, 0);
+    await saveWhole(original, path);
+    const query = new Float32Array([0.3, -0.9, 0.2]);
+    const results = (brain: Brain) => {
+      const slots = new Int32Array(8);
+      const distances = new Float32Array(8);
+      const count = hnswOf(brain).backend.search(query, 8, slots, distances);
+      return [Array.from(slots.subarray(0, count)), Array.from(distances.subarray(0, count))];
+    };
+    for (const binding of ['typed', 'hnswlib-node'] as const) {
+      const restored = await registryBrain({ binding });
+      const backend = hnswOf(restored).backend;
+      assert.is(backend.bindingName, binding);
+      const regions: unknown[] = [];
+      const importIndex = backend.importIndex.bind(backend);
+      backend.importIndex = (file, bits, region) => {
+        regions.push(region);
+        return importIndex(file, bits, region);
+      };
+      assert.is(restoreBrain(restored, { path, log: new CapturingLog() }).kind, 'restored');
+      assert.is(regions.length, 1, `${binding}: the index was imported`);
+      if (binding === 'typed') {
+        const region = regions[0] as { offset: number; length: number };
+        assert.ok(region.offset > 0 && region.length > 0, 'read in place from the snapshot file');
+      } else {
+        assert.is(regions[0], undefined, 'hnswlib-node reads a whole (copied) file');
+      }
+      assert.equal(indexAgreesWithStore(restored), []);
+      assert.equal(results(restored), results(original), `${binding}: the same neighbours`);
+    }
+    rmSync(dir, { recursive: true });
+  },
+);
 
 snapshotHnsw('a version-1 snapshot restores; the new sections are skipped with their reasons', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'engram-snapshot-v1-'));

@@ -4,7 +4,7 @@
  * written before the addon existed still restore), the typed calls allocate nothing on the JS heap,
  * and bad arguments throw a clear Error instead of crashing.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -97,6 +97,60 @@ test('same inserts and seed give the same graph: identical results and identical
     assert.equal(Array.from(point.subarray(3)), Array.from(data.subarray(123 * dim, 124 * dim)));
     const wrongDim = typed.create(dim + 1);
     assert.throws(() => wrongDim.readIndexSync(join(dir, 'typed.bin')), /16 dimensions, this index has 17/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('readIndexAtSync reads an index stored inside another file, and refuses a wrong region clearly', () => {
+  const typed = typedBinding();
+  const original = build(typed);
+  original.markDelete(77);
+  const dir = mkdtempSync(join(tmpdir(), 'engram-hnsw-region-'));
+  try {
+    original.writeIndexSync(join(dir, 'index.bin'));
+    const index = readFileSync(join(dir, 'index.bin'));
+    const before = Buffer.alloc(1234, 0xab);
+    const after = Buffer.alloc(321, 0xcd);
+    const container = join(dir, 'container.bin');
+    writeFileSync(container, Buffer.concat([before, index, after]));
+    const loaded = typed.create(dim);
+    loaded.readIndexAtSync!(container, before.length, index.length);
+    loaded.setEf(64);
+    assert.is(loaded.getIdsList().length, n);
+    const k = 10;
+    const labelsA = new Int32Array(k);
+    const labelsB = new Int32Array(k);
+    const distA = new Float32Array(k);
+    const distB = new Float32Array(k);
+    for (let q = 0; q < n; q += 101) {
+      original.searchKnn(data, q * dim, k, labelsA, distA, 0);
+      loaded.searchKnn(data, q * dim, k, labelsB, distB, 0);
+      assert.equal(Array.from(labelsB), Array.from(labelsA), `query ${q}`);
+      assert.equal(Array.from(distB), Array.from(distA), `query ${q}`);
+    }
+    assert.not.ok(Array.from(labelsB).includes(77));
+    assert.throws(() => loaded.unmarkDelete(5000), /not found/i);
+    loaded.unmarkDelete(77); // the deleted mark came back with the file
+    // the same bytes written back: nothing was lost or changed in the reading
+    loaded.writeIndexSync(join(dir, 'again.bin'));
+    const again = readFileSync(join(dir, 'again.bin'));
+    loaded.markDelete(77);
+    loaded.writeIndexSync(join(dir, 'again.bin'));
+    assert.ok(readFileSync(join(dir, 'again.bin')).equals(index), 'byte-identical after a round trip');
+    assert.not.ok(again.equals(index), 'the unmarked element shows in the file');
+
+    const fresh = typed.create(dim);
+    assert.throws(() => fresh.readIndexAtSync!(container, before.length, index.length - 8), /corrupted/);
+    assert.throws(() => fresh.readIndexAtSync!(container, before.length + 4, index.length), /corrupted/);
+    assert.throws(() => fresh.readIndexAtSync!(container, before.length, index.length + 1000), /past the end/);
+    assert.throws(() => fresh.readIndexAtSync!(container, -1, 10), /offset must be a non-negative integer/);
+    assert.throws(() => fresh.readIndexAtSync!(join(dir, 'missing.bin'), 0, 10), /cannot open/);
+    assert.throws(
+      () => typed.create(dim + 1).readIndexAtSync!(container, before.length, index.length),
+      /16 dimensions, this index has 17/,
+    );
+    assert.throws(() => fresh.getIdsList(), /not initialised/, 'a refused read leaves no half-read index');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
