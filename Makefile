@@ -20,9 +20,15 @@ install: node_modules/.stamp
 # search); node-gyp comes with npm. Without a C++ toolchain the build fails and says so.
 HNSW_ADDON := native/hnsw/build/Release/engram_hnsw.node
 $(HNSW_ADDON): native/hnsw/engram_hnsw.cc native/hnsw/binding.gyp node_modules/.stamp
-	npm run build:native --silent
+	npm run build:native:hnsw --silent
 
-build: install $(HNSW_ADDON)
+# engram's timekeeper addon (native/timer: a C++ thread wakes the loop for each tick; the loop's
+# `native` timing strategy). Without it the loop falls back to the worker strategy and says so.
+TIMER_ADDON := native/timer/build/Release/engram_timer.node
+$(TIMER_ADDON): native/timer/engram_timer.cc native/timer/binding.gyp node_modules/.stamp
+	npm run build:native:timer --silent
+
+build: install $(HNSW_ADDON) $(TIMER_ADDON)
 	npx tsc -p tsconfig.json
 
 # Debian packages some tests use (chromium for HTML reports, python3-zmq/msgpack for the example
@@ -51,4 +57,4 @@ bench: build
 	$(ENGRAM) bench all
 
 clean:
-	rm -rf dist node_modules runs native/hnsw/build
+	rm -rf dist node_modules runs native/hnsw/build native/timer/build

@@ -286,6 +286,9 @@ async function runRate(
     wakeLeadNs: 300e3,
     spinNs: 50e3,
     durationNs: seconds * 1e9,
+    onWaiterFallback: (why) => {
+      throw new Error(`bench loop --strategy ${strategy}: ${why}`);
+    },
   });
   const gc = new GcCounter().start();
   await runner.run();
@@ -325,7 +328,7 @@ async function runRate(
 }
 
 const help = `usage: engram bench loop [--rates 100,500,1000] [--duration D] [--repeats N] [--experiences N]
-                         [--strategy worker|timer] [--rt on|off|both] [--json]
+                         [--strategy native|worker|timer] [--rt on|off|both] [--json]
 
 The real loop with the brain learning every cycle at N stored experiences, at each rate, with
 cyclictest at the same interval in the same run. Writes bench/results/loop.json and the loop
@@ -335,7 +338,7 @@ section of docs/benchmarks.md.
   --duration D     per rate and repeat (default 30s)
   --repeats N      repeats per rate; tables show medians (default 1)
   --experiences N  experiences in memory before the runs (default 100000)
-  --strategy S     tick waiter (default worker)
+  --strategy S     tick waiter (default native: the config's default)
   --rt MODE        off: normal scheduling; on: SCHED_FIFO 50 for the loop and cyclictest -p 50;
                    both (default when permitted): each rate both ways
   --json           print one JSON object as the last line of stdout`;
@@ -363,8 +366,10 @@ export const command: Subcommand = {
     const seconds = durationFlag(args.values.duration, 'duration', 30_000) / 1000;
     const repeats = Math.max(1, Math.round(numberFlag(args.values.repeats, 'repeats', 1)));
     const experiences = Math.round(numberFlag(args.values.experiences, 'experiences', 100_000));
-    const strategy = (args.values.strategy ?? 'worker') as WaiterStrategy;
-    if (strategy !== 'worker' && strategy !== 'timer') throw new Error(`--strategy: expected worker or timer`);
+    const strategy = (args.values.strategy ?? 'native') as WaiterStrategy;
+    if (strategy !== 'native' && strategy !== 'worker' && strategy !== 'timer') {
+      throw new Error('--strategy: expected native, worker or timer');
+    }
     const permitted = realtimePermitted();
     const rtMode = args.values.rt ?? (permitted ? 'both' : 'off');
     if (!['on', 'off', 'both'].includes(rtMode)) throw new Error(`--rt: expected on, off or both`);

@@ -265,6 +265,9 @@ async function measureSaving(
     wakeLeadNs: config.timing.wakeLeadUs * 1e3,
     spinNs: config.timing.spinUs * 1e3,
     durationNs: seconds * 1e9,
+    onWaiterFallback: (why) => {
+      throw new Error(`timing.strategy ${config.timing.strategy}: ${why}`);
+    },
   });
   const gc = new GcCounter().start();
   const started = systemClock.nowNs();

@@ -10,6 +10,8 @@
  *                  main Atomics.wait to `spin` before, then spin)
  * - worker-spin:   the same, spinning the whole lead (shows what spinning costs in GC)
  * - worker-nospin: the same with no lead and no spin (message delivery latency alone)
+ * - native:        runtime NativeWaiter (engram's timer addon: a C++ thread with clock_nanosleep wakes
+ *                  the main thread `lead` before the tick through a thread-safe function; same finish)
  * - worker-cycle:  the cycle runs in the worker itself (Atomics.wait + spin); reference only, since
  *                  the sockets live on the main thread
  * I/O probe: a worker sends a UDP datagram to the main thread every 2 ms stamped with
@@ -30,6 +32,7 @@ export const strategies = [
   'immediate',
   'timer',
   'worker',
+  'native',
   'worker-spin',
   'worker-nospin',
   'worker-cycle',
@@ -162,7 +165,7 @@ function runMainThread(
       setImmediate(poll);
       return;
     }
-    const waiterStrategy: WaiterStrategy = strategy === 'timer' ? 'timer' : 'worker';
+    const waiterStrategy: WaiterStrategy = strategy === 'timer' ? 'timer' : strategy === 'native' ? 'native' : 'worker';
     const waiter = createWaiter(
       waiterStrategy,
       systemClock,
@@ -178,6 +181,9 @@ function runMainThread(
         : strategy === 'worker-spin'
           ? { wakeLeadNs: timing.wakeLeadNs, spinNs: timing.wakeLeadNs }
           : timing,
+      (why) => {
+        throw new Error(`bench timing: the native strategy needs engram's timer addon: ${why}`);
+      },
     );
     // The phase starts once the timekeeper worker has booted (tens of ms), as LoopRunner does.
     void waiter.ready().then(() => {

@@ -68,8 +68,12 @@ export const safetyConfigSchema = z.strictObject({
 });
 
 export const timingConfigSchema = z.strictObject({
-  /** how the loop waits for its next tick; see docs/runtime.md for the measurements behind it */
-  strategy: z.enum(['worker', 'timer']).default('worker'),
+  /**
+   * how the loop waits for its next tick; see docs/runtime.md for the measurements behind it.
+   * 'native' (engram's timer addon; the worker when it is not built, said in the log), 'worker'
+   * or 'timer'
+   */
+  strategy: z.enum(['native', 'worker', 'timer']).default('native'),
   /** the loop thread is woken this long before the tick (µs) and waits out the rest */
   wakeLeadUs: z.number().int().min(0).max(5000).default(300),
   /** of which only this last stretch is a busy spin (µs; each clock read in a spin allocates) */

@@ -20,6 +20,8 @@ export interface RunnerOptions {
   durationNs?: number;
   /** margin kept free before the waiter must wake for the next tick (ns) */
   guardNs?: number;
+  /** told why, when the strategy asked for is not available and another serves (native -> worker) */
+  onWaiterFallback?: (why: string) => void;
 }
 
 export type StopReason = 'duration' | 'requested';
@@ -39,7 +41,7 @@ export class LoopRunner {
     private readonly clock: Clock,
     private readonly options: RunnerOptions,
   ) {
-    this.waiter = createWaiter(options.strategy, clock, this.onDue, options);
+    this.waiter = createWaiter(options.strategy, clock, this.onDue, options, options.onWaiterFallback);
     this.guardNs = options.guardNs ?? 100_000;
   }
 

@@ -8,6 +8,12 @@
  *   posts a message to the main thread `leadNs` before the tick (message delivery through the event
  *   loop takes ~0.1 ms here, more under load). The main thread is idle in epoll (I/O flows) until
  *   then; it finishes with a short Atomics.wait to `spinNs` before the tick and spins the rest.
+ * - `native` (the default): the same, with engram's addon (native/timer) keeping time: a C++ thread
+ *   sleeps with clock_nanosleep and wakes the main thread through a Node-API thread-safe function,
+ *   and the main thread's finish (sleep, then spin) is native too. ~80 B per tick on the JS heap
+ *   against ~400 B for the worker (its MessageEvent and structured clone, and Atomics.wait with a
+ *   timeout), so about a fifth of the loop's scavenges. Needs the addon built (`make build`);
+ *   without it the worker serves, and the log says so.
  * - `timer`: setTimeout (ms granularity; libuv's cached clock fires up to ~1 ms either side) to
  *   about 1 ms + leadNs before the tick, then the same finish. Simpler; blocks the main thread longer.
  *
@@ -19,6 +25,9 @@
  * bench/timing.ts measures these against the plain strategies (setTimeout alone, setImmediate
  * spin, a worker that runs the cycle itself); docs/runtime.md explains the choice.
  */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Clock } from './contracts.js';
 
@@ -181,7 +190,88 @@ export class WorkerWaiter implements Waiter {
   }
 }
 
-export type WaiterStrategy = 'worker' | 'timer';
+/** engram's timekeeper addon (native/timer/engram_timer.cc). */
+interface Ticker {
+  /** one pending wake-up at `ns` (CLOCK_MONOTONIC, process.hrtime's clock), replacing any other */
+  wakeAt(ns: number): void;
+  /** after a delivered wake-up: an idle ticker does not keep the process alive */
+  idle(): void;
+  /** on this thread: clock_nanosleep to `spinNs` before `dueNs`, then spin to it (no JS allocation) */
+  finishAt(dueNs: number, spinNs: number): void;
+  close(): void;
+}
+export type TickerConstructor = new (onWake: () => void) => Ticker;
+
+/** The compiled addon: from runtime/ (tsx) or dist/runtime/ (the build). */
+const tickerCandidates = [
+  '../native/timer/build/Release/engram_timer.node',
+  '../../native/timer/build/Release/engram_timer.node',
+];
+
+/** The native timekeeper, or an Error saying why it is not there (not built, or not loadable). */
+export function loadNativeTicker(): TickerConstructor | Error {
+  const require = createRequire(import.meta.url);
+  for (const candidate of tickerCandidates) {
+    const path = fileURLToPath(new URL(candidate, import.meta.url));
+    if (!existsSync(path)) continue;
+    try {
+      return (require(path) as { Ticker: TickerConstructor }).Ticker;
+    } catch (error) {
+      return new Error(`engram's timer addon ${path} does not load: ${(error as Error).message}`);
+    }
+  }
+  return new Error(
+    "engram's timer addon is not built (native/timer; `make build` or `npm run build:native` builds it)",
+  );
+}
+
+/**
+ * A native thread keeps time (clock_nanosleep) and wakes the main thread `leadNs` before the tick
+ * through a thread-safe function; the main thread finishes natively too (sleep, then a spin on
+ * CLOCK_MONOTONIC). Per tick ~80 B on the JS heap (V8's call from C++ into JS, and the wake time
+ * as a heap number), against ~400 B for the worker (its message, and Atomics.wait with a
+ * timeout). The loop's clock must be process.hrtime's (SystemClock): CLOCK_MONOTONIC.
+ */
+export class NativeWaiter implements Waiter {
+  readonly name = 'native';
+  readonly leadNs: number;
+  private readonly ticker: Ticker;
+  private dueNs = 0;
+  private closed = false;
+
+  constructor(
+    Ticker: TickerConstructor,
+    private readonly onDue: () => void,
+    wakeLeadNs: number,
+    readonly spinNs: number,
+  ) {
+    this.leadNs = wakeLeadNs;
+    this.ticker = new Ticker(this.onWake);
+  }
+
+  private readonly onWake = (): void => {
+    this.ticker.idle();
+    if (this.closed) return;
+    // finishWait's Atomics.wait with a timeout allocates ~80 B per call on the JS heap
+    this.ticker.finishAt(this.dueNs, this.spinNs);
+    this.onDue();
+  };
+
+  schedule(dueNs: number): void {
+    this.dueNs = dueNs;
+    this.ticker.wakeAt(Math.max(0, dueNs - this.leadNs));
+  }
+
+  async ready(): Promise<void> {}
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.ticker.close();
+  }
+}
+
+export type WaiterStrategy = 'native' | 'worker' | 'timer';
 
 export interface WaiterTiming {
   /** the loop thread is woken this long before the tick */
@@ -190,8 +280,24 @@ export interface WaiterTiming {
   spinNs: number;
 }
 
-export function createWaiter(strategy: WaiterStrategy, clock: Clock, onDue: () => void, timing: WaiterTiming): Waiter {
-  return strategy === 'worker'
-    ? new WorkerWaiter(clock, onDue, timing.wakeLeadNs, timing.spinNs)
-    : new TimerWaiter(clock, onDue, timing.wakeLeadNs, timing.spinNs);
+/**
+ * The waiter for `strategy`. 'native' without the addon built falls back to 'worker' (the same
+ * behaviour, ~600 B per tick); `onFallback` is told why.
+ */
+export function createWaiter(
+  strategy: WaiterStrategy,
+  clock: Clock,
+  onDue: () => void,
+  timing: WaiterTiming,
+  onFallback?: (why: string) => void,
+  loadTicker: () => TickerConstructor | Error = loadNativeTicker,
+): Waiter {
+  if (strategy === 'native') {
+    const Ticker = loadTicker();
+    if (!(Ticker instanceof Error)) return new NativeWaiter(Ticker, onDue, timing.wakeLeadNs, timing.spinNs);
+    onFallback?.(Ticker.message);
+  }
+  return strategy === 'timer'
+    ? new TimerWaiter(clock, onDue, timing.wakeLeadNs, timing.spinNs)
+    : new WorkerWaiter(clock, onDue, timing.wakeLeadNs, timing.spinNs);
 }

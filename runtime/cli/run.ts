@@ -309,6 +309,7 @@ export async function runConfig(config: RuntimeConfig, options: RunOptions): Pro
     wakeLeadNs: config.timing.wakeLeadUs * 1e3,
     spinNs: config.timing.spinUs * 1e3,
     durationNs: options.durationMs === undefined ? undefined : options.durationMs * 1e6,
+    onWaiterFallback: (why) => logger.warn({ why }, 'timing.strategy native is not available: using the worker'),
   });
   const shutdown =
     options.handleSignals === false

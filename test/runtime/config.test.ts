@@ -71,7 +71,7 @@ test('defaults fill in and derived sizes follow the channels', () => {
   assert.is(config.metrics.host, '127.0.0.1');
   assert.is(config.metrics.enabled, false);
   assert.is(config.brain.memory.capacity, 100_000);
-  assert.is(config.timing.strategy, 'worker');
+  assert.is(config.timing.strategy, 'native');
   assert.is(staleAfterNs(config), 30e6, 'the tightest channel maxAgeMs tightens safety.staleAfterMs');
   assert.is(config.recording, undefined);
   assert.is(config.snapshot, undefined);

@@ -99,7 +99,7 @@ async function smoke(strategy: WaiterStrategy, rateHz: number, seconds: number) 
   return { reason, loop, driver, timerTicks, stored: brain.size() };
 }
 
-for (const strategy of ['worker', 'timer'] as const) {
+for (const strategy of ['native', 'worker', 'timer'] as const) {
   test(`real time (${strategy} waiter): 100 Hz for 2 s with the brain learning, event loop kept flowing`, async () => {
     const { reason, loop, driver, timerTicks, stored } = await smoke(strategy, 100, 2);
     assert.is(reason, 'duration');

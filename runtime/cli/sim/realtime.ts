@@ -136,6 +136,8 @@ export async function runRealtime(options: RealtimeOptions): Promise<RealtimeRes
     wakeLeadNs: config.timing.wakeLeadUs * 1e3,
     spinNs: config.timing.spinUs * 1e3,
     durationNs: options.steps * periodNs,
+    onWaiterFallback: (why) =>
+      process.stderr.write(`timing.strategy native is not available (${why}): using the worker\n`),
   });
   const started = clock.nowNs();
   let lastSteps = 0;

@@ -1,0 +1,235 @@
+// engram's native timekeeper: a C++ thread sleeps with clock_nanosleep(CLOCK_MONOTONIC,
+// TIMER_ABSTIME) until the requested moment, then wakes the JS main thread through a Node-API
+// thread-safe function (a libuv async handle) that calls the JS callback with no arguments. A
+// wake-up costs ~56 B on the JS heap (V8's call from C++ into JS; measured the same with a bare
+// uv_async_t and napi_call_function); a worker thread's postMessage costs ~300 B per tick (a
+// MessageEvent and the structured clone). The main thread's finish (finishAt) sleeps and spins
+// natively: Atomics.wait with a timeout allocates ~80 B per call.
+//
+// CLOCK_MONOTONIC is the clock under process.hrtime (libuv's uv_hrtime), so times from
+// runtime/contracts.ts monotonicNs() can be handed over as they are.
+//
+//   const ticker = new Ticker(onWake)   // onWake() runs on the main thread
+//   ticker.wakeAt(ns)                   // one pending wake-up; a new call replaces it
+//   ticker.idle()                       // after a wake-up: an idle ticker does not keep Node alive
+//   ticker.finishAt(dueNs, spinNs)      // main thread: sleep to spinNs before dueNs, spin the rest
+//   ticker.close()                      // stops the thread; pending wake-ups are dropped
+#include <node_api.h>
+#include <time.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace {
+
+struct Ticker {
+  std::thread thread;
+  std::mutex mutex;
+  std::condition_variable changed;
+  // the requested wake-up (ns on CLOCK_MONOTONIC), -1 when none; `request` counts requests so the
+  // thread notices a replacement made while it slept
+  int64_t wakeAtNs = -1;
+  uint64_t request = 0;
+  bool stopping = false;
+  napi_threadsafe_function wake = nullptr;
+  bool closed = false;
+};
+
+int64_t monotonicNs() {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<int64_t>(now.tv_sec) * 1000000000LL + now.tv_nsec;
+}
+
+// The longest single sleep, so a replaced or cancelled request is noticed within it.
+constexpr int64_t kMaxSleepNs = 2000000;
+
+void run(Ticker* ticker) {
+  std::unique_lock<std::mutex> lock(ticker->mutex);
+  for (;;) {
+    ticker->changed.wait(lock, [ticker] { return ticker->stopping || ticker->wakeAtNs >= 0; });
+    if (ticker->stopping) return;
+    const uint64_t request = ticker->request;
+    const int64_t target = ticker->wakeAtNs;
+    lock.unlock();
+    bool replaced = false;
+    for (;;) {
+      const int64_t now = monotonicNs();
+      if (now >= target) break;
+      const int64_t until = target - now > kMaxSleepNs ? now + kMaxSleepNs : target;
+      timespec at{static_cast<time_t>(until / 1000000000LL), static_cast<long>(until % 1000000000LL)};
+      clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr);
+      std::lock_guard<std::mutex> check(ticker->mutex);
+      if (ticker->stopping || ticker->request != request) {
+        replaced = true;
+        break;
+      }
+    }
+    lock.lock();
+    if (ticker->stopping) return;
+    if (replaced || ticker->request != request) continue;
+    ticker->wakeAtNs = -1;
+    // Non-blocking: the queue holds at most one call (the loop has one wake-up outstanding).
+    napi_call_threadsafe_function(ticker->wake, nullptr, napi_tsfn_nonblocking);
+  }
+}
+
+bool throwError(napi_env env, const std::string& message) {
+  napi_throw_error(env, nullptr, message.c_str());
+  return false;
+}
+
+Ticker* unwrapTicker(napi_env env, napi_value self) {
+  void* data = nullptr;
+  if (napi_unwrap(env, self, &data) != napi_ok || data == nullptr) {
+    throwError(env, "not called on an engram Ticker");
+    return nullptr;
+  }
+  return static_cast<Ticker*>(data);
+}
+
+void stopThread(Ticker* ticker) {
+  {
+    std::lock_guard<std::mutex> guard(ticker->mutex);
+    ticker->stopping = true;
+  }
+  ticker->changed.notify_one();
+  if (ticker->thread.joinable()) ticker->thread.join();
+}
+
+void finalize(napi_env, void* data, void*) {
+  auto* ticker = static_cast<Ticker*>(data);
+  stopThread(ticker);
+  delete ticker;
+}
+
+// new Ticker(onWake)
+napi_value Construct(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_value self;
+  napi_get_cb_info(env, info, &argc, argv, &self, nullptr);
+  napi_valuetype type = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &type);
+  if (type != napi_function) {
+    throwError(env, "Ticker(onWake): onWake must be a function");
+    return nullptr;
+  }
+  auto* ticker = new Ticker();
+  napi_value name;
+  napi_create_string_utf8(env, "engram ticker", NAPI_AUTO_LENGTH, &name);
+  // max queue 1; the JS function is called with no arguments (call_js_cb null)
+  if (napi_create_threadsafe_function(env, argv[0], nullptr, name, 1, 1, nullptr, nullptr, nullptr, nullptr,
+                                      &ticker->wake) != napi_ok) {
+    delete ticker;
+    throwError(env, "Ticker: cannot create the thread-safe function");
+    return nullptr;
+  }
+  // Not holding the process open while idle: wakeAt refs it, a delivered wake-up unrefs it (in JS).
+  napi_unref_threadsafe_function(env, ticker->wake);
+  ticker->thread = std::thread(run, ticker);
+  if (napi_wrap(env, self, ticker, finalize, nullptr, nullptr) != napi_ok) {
+    stopThread(ticker);
+    napi_release_threadsafe_function(ticker->wake, napi_tsfn_abort);
+    delete ticker;
+    throwError(env, "Ticker: cannot wrap");
+    return nullptr;
+  }
+  return self;
+}
+
+// wakeAt(ns): the one pending wake-up, replacing any earlier one.
+napi_value WakeAt(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_value self;
+  napi_get_cb_info(env, info, &argc, argv, &self, nullptr);
+  Ticker* ticker = unwrapTicker(env, self);
+  if (ticker == nullptr) return nullptr;
+  double ns = 0;
+  if (argc < 1 || napi_get_value_double(env, argv[0], &ns) != napi_ok || !(ns >= 0) || ns > 9.2e18) {
+    throwError(env, "wakeAt(ns): ns must be a non-negative number of nanoseconds");
+    return nullptr;
+  }
+  if (ticker->closed) {
+    throwError(env, "wakeAt: the ticker is closed");
+    return nullptr;
+  }
+  napi_ref_threadsafe_function(env, ticker->wake);
+  {
+    std::lock_guard<std::mutex> guard(ticker->mutex);
+    ticker->wakeAtNs = static_cast<int64_t>(ns);
+    ticker->request++;
+  }
+  ticker->changed.notify_one();
+  return nullptr;
+}
+
+// idle(): called by JS after a wake-up was delivered, so an idle ticker does not keep Node alive.
+napi_value Idle(napi_env env, napi_callback_info info) {
+  napi_value self;
+  napi_get_cb_info(env, info, nullptr, nullptr, &self, nullptr);
+  Ticker* ticker = unwrapTicker(env, self);
+  if (ticker == nullptr || ticker->closed) return nullptr;
+  napi_unref_threadsafe_function(env, ticker->wake);
+  return nullptr;
+}
+
+// finishAt(dueNs, spinNs): on the calling (main) thread, sleeps with clock_nanosleep until spinNs
+// before dueNs, then spins on the clock to dueNs. The JS equivalent (Atomics.wait with a timeout,
+// then clock reads) allocates ~90 B per call on the JS heap.
+napi_value FinishAt(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  double due = 0;
+  double spin = 0;
+  if (argc < 2 || napi_get_value_double(env, argv[0], &due) != napi_ok ||
+      napi_get_value_double(env, argv[1], &spin) != napi_ok || !(due >= 0) || !(spin >= 0) || due > 9.2e18) {
+    throwError(env, "finishAt(dueNs, spinNs): both must be non-negative numbers of nanoseconds");
+    return nullptr;
+  }
+  const int64_t dueNs = static_cast<int64_t>(due);
+  const int64_t sleepUntil = dueNs - static_cast<int64_t>(spin);
+  if (monotonicNs() < sleepUntil) {
+    timespec at{static_cast<time_t>(sleepUntil / 1000000000LL), static_cast<long>(sleepUntil % 1000000000LL)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr) == EINTR) {
+    }
+  }
+  while (monotonicNs() < dueNs) {
+  }
+  return nullptr;
+}
+
+napi_value Close(napi_env env, napi_callback_info info) {
+  napi_value self;
+  napi_get_cb_info(env, info, nullptr, nullptr, &self, nullptr);
+  Ticker* ticker = unwrapTicker(env, self);
+  if (ticker == nullptr || ticker->closed) return nullptr;
+  ticker->closed = true;
+  stopThread(ticker);
+  napi_release_threadsafe_function(ticker->wake, napi_tsfn_abort);
+  return nullptr;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor methods[] = {
+      {"wakeAt", nullptr, WakeAt, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"idle", nullptr, Idle, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"close", nullptr, Close, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"finishAt", nullptr, FinishAt, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_value constructor;
+  napi_define_class(env, "Ticker", NAPI_AUTO_LENGTH, Construct, nullptr, sizeof(methods) / sizeof(methods[0]), methods,
+                    &constructor);
+  napi_set_named_property(env, exports, "Ticker", constructor);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
