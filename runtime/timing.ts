@@ -237,6 +237,7 @@ export class NativeWaiter implements Waiter {
   readonly leadNs: number;
   private readonly ticker: Ticker;
   private dueNs = 0;
+  private pending = false;
   private closed = false;
 
   constructor(
@@ -251,7 +252,9 @@ export class NativeWaiter implements Waiter {
 
   private readonly onWake = (): void => {
     this.ticker.idle();
-    if (this.closed) return;
+    // A wake-up already queued when schedule() replaced it still arrives: one onDue per schedule.
+    if (this.closed || !this.pending) return;
+    this.pending = false;
     // finishWait's Atomics.wait with a timeout allocates ~80 B per call on the JS heap
     this.ticker.finishAt(this.dueNs, this.spinNs);
     this.onDue();
@@ -259,6 +262,7 @@ export class NativeWaiter implements Waiter {
 
   schedule(dueNs: number): void {
     this.dueNs = dueNs;
+    this.pending = true;
     this.ticker.wakeAt(Math.max(0, dueNs - this.leadNs));
   }
 
