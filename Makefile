@@ -53,8 +53,9 @@ check: typecheck lint
 test: build system-deps check
 	$(NODE) --import tsx test/run.ts
 
+# --expose-gc: benchmarks collect between repeats and before RSS readings
 bench: build
-	$(ENGRAM) bench all
+	$(NODE) --expose-gc --enable-source-maps dist/runtime/cli/main.js bench all
 
 clean:
 	rm -rf dist node_modules runs native/hnsw/build native/timer/build

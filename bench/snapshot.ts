@@ -14,6 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Brain } from '../brain/brain.js';
+import { brainConfig } from '../brain/config.js';
 import { configHash, type SnapshotSection } from '../brain/memory/snapshot.js';
 import { brainSnapshotSections, reindex } from '../brain/memory/snapshot-brain.js';
 import { hnswSection } from '../brain/memory/snapshot-index.js';
@@ -130,7 +131,9 @@ interface HnswResult {
  */
 async function measureHnsw(dir: string, layout: StoreLayout, repeats: number): Promise<HnswResult | string> {
   const store = filledStore(layout, 2);
-  const factory = hnswFactory({ M: 16, efConstruction: 100, efSearch: 32, seed: 1 });
+  // the brain's default graph (brain/config.ts)
+  const { M, efConstruction, efSearch } = brainConfig({}).similarity.hnsw;
+  const factory = hnswFactory({ M, efConstruction, efSearch, seed: 1 });
   const built = await factory.create(store);
   if (built instanceof Error) return built.message;
   const backend = built as HnswBackend;
@@ -155,6 +158,9 @@ async function measureHnsw(dir: string, layout: StoreLayout, repeats: number): P
   const restoreSeconds: number[] = [];
   let repaired = -1;
   for (let r = 0; r < repeats; r++) {
+    // The previous repeat's index and store are garbage: free their native memory first, as a
+    // restore at start-up finds a fresh process (with --expose-gc; make bench passes it).
+    globalThis.gc?.();
     const target = new ExperienceStore(layout);
     const fresh = (await factory.create(target)) as HnswBackend;
     let skipped: string | undefined;
