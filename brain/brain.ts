@@ -14,6 +14,7 @@
 import type { Clock, Controller, Effort, EventLog, Frame, StatusCode, StepTimings } from '../runtime/contracts.js';
 import { LookupPath, type LookupPathCode, Status } from '../runtime/contracts.js';
 import { ActiveSet } from './activation.js';
+import { Beacons } from './beacons.js';
 import type { BrainConfig } from './config.js';
 import { LocalLinearModel } from './local-model.js';
 import { Evictor } from './memory/eviction.js';
@@ -98,6 +99,8 @@ export class Brain implements Controller {
    */
   readonly visitCounts: Uint32Array;
   private readonly intrinsicOn: boolean;
+  /** the best stored states for the planner's end value (planner.beacons > 0), else null */
+  readonly beacons: Beacons | null;
   private readonly intrinsicBonus: number;
   private readonly intrinsicDiscount: number;
   private readonly inverseCell: number;
@@ -205,6 +208,8 @@ export class Brain implements Controller {
       planner.discount,
       planner.valueKernel === 'quadratic',
     );
+    this.beacons =
+      planner.beacons > 0 ? new Beacons(store, planner.beacons, planner.beaconSlope, planner.beaconRadius) : null;
     this.planner = new Planner(
       store,
       this.model,
@@ -235,9 +240,11 @@ export class Brain implements Controller {
         rolloutDynamics: planner.rolloutDynamics,
         intrinsicWeight: exploration.intrinsicWeight,
         intrinsicMax: exploration.intrinsicBonus / (1 - exploration.intrinsicDiscount),
+        beaconPath: planner.beaconPath,
       },
       planner.rolloutReward === 'lookup' ? index : null,
       this.intrinsicOn ? this.intrinsicValue : null,
+      this.beacons,
     );
     this.evictor = new Evictor(store, index, this.active, this.maintenanceRng, memory.evictionSample);
     this.pressure = new MemoryPressure(this.clock, options.log, {
@@ -379,6 +386,7 @@ export class Brain implements Controller {
       if (this.evictOne() === NO_SLOT) break;
     }
     this.backupRecent();
+    if (this.beacons !== null) this.beacons.scale = this.evictor.returnScale;
     const sweeps = this.config.planner.sweepsPerMaintain;
     const capacity = this.config.planner.sweepUsedSlots ? this.slotsUsed : this.store.capacity;
     for (let s = 0; s < sweeps && this.store.size() > 0; s++) {
@@ -624,6 +632,7 @@ export class Brain implements Controller {
     if (magnitude > this.evictor.returnScale) this.evictor.returnScale = magnitude;
 
     this.index.upsert(slot, this.ctxPrev);
+    if (this.beacons !== null) this.beacons.consider(slot);
     this.counters.stored++;
     if (!(this.finalStatsPrev && this.finalStatsCur) && this.warmupCount < this.warmupSlots.length) {
       const w = this.warmupCount++;
@@ -734,6 +743,7 @@ export class Brain implements Controller {
     store.returnEstimate[slot] = q;
     const magnitude = q < 0 ? -q : q;
     if (magnitude > this.evictor.returnScale) this.evictor.returnScale = magnitude;
+    if (this.beacons !== null) this.beacons.consider(slot);
     this.counters.backups++;
     if (this.intrinsicOn) this.backupIntrinsic(slot, successor);
   }

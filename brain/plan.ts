@@ -19,6 +19,7 @@
 import type { Clock, StatusCode } from '../runtime/contracts.js';
 import { Status } from '../runtime/contracts.js';
 import type { ActiveSet } from './activation.js';
+import type { Beacons } from './beacons.js';
 import type { LocalLinearModel } from './local-model.js';
 import { type ExperienceStore, NO_SLOT } from './memory/store.js';
 import type { ForwardModel } from './predict.js';
@@ -79,6 +80,8 @@ export interface PlannerSettings {
    * `noveltyRadius` or more from every experience the walk finds is valued towards it
    */
   intrinsicMax?: number;
+  /** the beacons' value (planner.beacons) as the discounted mean over a rollout's predicted states, not at its end */
+  beaconPath?: boolean;
 }
 
 /** Candidates scored between clock reads (one candidate costs ~5-15 µs here). */
@@ -162,6 +165,8 @@ export class Planner {
     private readonly index: SimilarityIndex | null = null,
     /** per-slot intrinsic returns (exploration.intrinsicWeight > 0), else null */
     private readonly intrinsicValue: Float32Array | null = null,
+    /** the best stored states, whose value reaches past their neighbourhood (planner.beacons > 0), else null */
+    private readonly beacons: Beacons | null = null,
   ) {
     this.actionDim = store.actionDim;
     this.dim = store.contextDim;
@@ -364,6 +369,10 @@ export class Planner {
       }
     }
     const neighbourDynamics = this.settings.rolloutDynamics === 'neighbours';
+    const beacons = this.beacons !== null && this.beacons.count > 0 ? this.beacons : null;
+    const beaconPath = beacons !== null && this.settings.beaconPath === true;
+    let beaconSum = 0;
+    let beaconWeight = 0;
     for (let h = 0; h < this.horizon; h++) {
       if (h > 0 && neighbourDynamics && found > 0) {
         this.neighbourStep(found, h * this.actionDim);
@@ -398,6 +407,11 @@ export class Planner {
         intrinsic /= weightSum;
       }
       score += weight * reward;
+      if (beaconPath) {
+        beacons!.measure(x);
+        beaconSum += weight * beacons!.value;
+        beaconWeight += weight;
+      }
       if (noveltyWeight > 0) novelty += weight * (1 - Math.exp(-distanceMin * inverseRadiusSquared));
       if (intrinsicWeight > 0 && last) {
         // optimism for the unseen: past the stored experiences, towards a never-visited state's value
@@ -407,6 +421,17 @@ export class Planner {
       weight *= discount;
     }
     score += noveltyWeight * novelty;
+    if (beacons !== null) {
+      // where the looked-up returns are flat, the value that falls off with distance from the best
+      // states: at the end state, or (beaconPath) its discounted mean over the predicted states
+      if (beaconPath) {
+        const along = beaconSum / beaconWeight;
+        if (along > value) value = along;
+      } else {
+        beacons.measure(x);
+        if (beacons.value > value) value = beacons.value;
+      }
+    }
     // value: Q of the experiences at the last predicted state, which already holds their reward
     this.rolloutScore =
       score + (this.settings.lookupValueWeight ?? 1) * weight * value + intrinsicWeight * weight * intrinsic;

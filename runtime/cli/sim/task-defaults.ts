@@ -14,11 +14,38 @@ export interface TaskRunDefaults {
 const plain: TaskRunDefaults = { actionRepeat: 1, brain: {} };
 
 export const taskRunDefaults: Readonly<Record<string, TaskRunDefaults>> = {
-  // repeats 4 and 8 found nothing either (0 at 20-30k steps): the sparse reward is the obstacle.
-  // Nor did raw observations with repeat 8 (0 at 100k x seeds 1-3), nor deep exploration
-  // (exploration.intrinsicWeight 10-30 at repeats 1, 4 and 8: 0 at 50-100k steps; it keeps a
-  // swinging pendulum swinging but never pumps from rest; docs/brain.md)
-  pendulum_swingup: plain,
+  // Beacons (planner.beacons): the stored returns are 0 wherever no stored trajectory reached the
+  // top, so from rest every plan scored the same and nothing pumped. The beacons' value (the best
+  // states' return, less 0.025 x the largest return per unit of distance from them), averaged over
+  // each rollout's predicted states (beaconPath), favours plans that swing nearer the top: the
+  // pendulum pumps from rest, swings up and holds. `engram sim --task pendulum_swingup --steps
+  // 100000 --seeds 1,2,3 --eval-every 20000` (5 evaluation episodes): 665 / 699 / 728 (698; every
+  // checkpoint from 40k on 553-785); the same settings through --brain: 665 / 764 / 728 (719; seed 2
+  // differs from 60k on, the real clock's slack work), from 199 (0 / 200 / 397) with the plain
+  // defaults. beaconSlope 0.01: 724, 0.05: 661, 0.1: 489, 0.2: 201. At slope 0.1: the value at
+  // the rollout's end only (no beaconPath) 164 (it pumps to about horizontal and no higher), MPPI
+  // instead of 'best' (opposite pushes average out) 251, rollouts through the local fit instead
+  // of the neighbours' outcomes 222. At slope 0.05: optimism 0 601 (seed 2 had learned nothing by
+  // 100k), the brain's default backups (32 recent, 32 sweeps over the whole capacity) 625.
+  // Without beacons these settings score 162 (46 at repeat 8 with discount 0.99). Repeat 4: a
+  // 16-step plan sees 1.28 s, about one swing; discount 0.995 per decision.
+  pendulum_swingup: {
+    actionRepeat: 4,
+    brain: {
+      planner: {
+        discount: 0.995,
+        optimism: 1,
+        sweepsPerMaintain: 512,
+        sweepUsedSlots: true,
+        recentBackups: 64,
+        rolloutDynamics: 'neighbours',
+        selection: 'best',
+        beacons: 8,
+        beaconSlope: 0.025,
+        beaconPath: true,
+      },
+    },
+  },
   // Both cartpole tasks use the brain's default walk rollouts (horizon 16) with 128 candidates
   // (the decision budget at repeat 8 is 80 ms; step p99 9-13 ms): 100k steps x seeds 1-3, 5
   // evaluation episodes: swingup 656 and balance 950, against 532 and 867 with 32 candidates and
