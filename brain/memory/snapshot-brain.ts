@@ -130,17 +130,26 @@ export const BRAIN_STATE_SECTION = 'brain-state';
 
 /**
  * What the brain needs to continue as it would have: the state of each random stream (planner,
- * maintenance) and the eviction's return scale (float64 each). Also re-derives the local model's
- * reward range from the restored rewards (it is not saved; every stored reward is in the store
- * unless evicted, so the range can only be narrower than the original's).
+ * maintenance) and the eviction's return scale (float64 each). Also re-derives, from the restored
+ * experiences, what is not saved: the local model's reward range (every stored reward is in the
+ * store unless evicted, so the range can only be narrower than the original's) and the beacons
+ * (planner.beacons: the best returns, offered again slot by slot, so the set is the one the
+ * original would have picked from these experiences).
  */
 export function brainStateSection(brain: Brain, onSkipped?: (reason: string) => void): SnapshotSection {
   const streams = brain.randomStreams();
   const values = streams.length * Rng.stateLength + 1;
   const rewardRange = (): void => {
     const store = brain.store;
+    const beacons = brain.beacons;
+    if (beacons !== null) {
+      beacons.count = 0;
+      beacons.scale = brain.returnScale;
+    }
     for (let slot = 0; slot < store.capacity; slot++) {
-      if (store.alive[slot] === 1) brain.local.observeReward(store.reward[slot]!);
+      if (store.alive[slot] !== 1) continue;
+      brain.local.observeReward(store.reward[slot]!);
+      beacons?.consider(slot);
     }
   };
   return {

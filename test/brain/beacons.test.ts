@@ -3,11 +3,16 @@
  * value that falls off with distance to states whose looked-up returns are flat, so the planner
  * heads towards the best states from where nothing it remembers scores.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Beacons } from '../../brain/beacons.js';
+import { periodicBrainSnapshots, restoreBrain } from '../../brain/memory/snapshot-brain.js';
 import { ExperienceStore } from '../../brain/memory/store.js';
-import { brainBytesPerStep, lcg, setObservation, testBrain } from './helpers.js';
+import { MockClock } from '../../runtime/clock.js';
+import { brainBytesPerStep, lcg, recordingLog, setObservation, testBrain } from './helpers.js';
 
 function experience(store: ExperienceStore, x: number, y: number, q: number): number {
   const slot = store.allocate(0);
@@ -125,6 +130,46 @@ test('with beacons the planner heads for the best states from where the returns 
   );
   plain.brain.dispose();
   guided.brain.dispose();
+});
+
+test('a restored brain picks its beacons again from the restored experiences', async () => {
+  const { brain } = await lineBrain(4);
+  const dir = mkdtempSync(join(tmpdir(), 'engram-beacons-'));
+  const path = join(dir, 'snapshot.bin');
+  const snapshots = periodicBrainSnapshots(brain, {
+    path,
+    everyNs: 60e9,
+    clock: new MockClock(0, 0),
+    log: recordingLog(),
+    configHash: 'beacons',
+  });
+  assert.ok((await snapshots.saveNow()).ok);
+  const { brain: restored } = await testBrain(
+    {
+      seed: 9,
+      memory: { capacity: 6000 },
+      normaliser: { warmupSteps: 0 },
+      planner: { candidates: 32, horizon: 4, discount: 0.5, selection: 'best', beacons: 4, beaconPath: true },
+    },
+    1,
+    1,
+  );
+  assert.is(restored.beacons!.count, 0);
+  assert.is(restoreBrain(restored, { path, log: recordingLog() }).kind, 'restored');
+  const set = restored.beacons!;
+  assert.ok(set.count > 0, 'beacons chosen again');
+  assert.is(set.scale, brain.returnScale);
+  // the best return in memory is always a beacon (nothing can displace it), in both brains
+  const store = restored.store;
+  let best = -1;
+  for (let slot = 0; slot < store.capacity; slot++) {
+    if (store.alive[slot] === 1 && (best < 0 || store.returnEstimate[slot]! > store.returnEstimate[best]!)) best = slot;
+  }
+  assert.ok(Array.from(set.slots.subarray(0, set.count)).includes(best), 'the best experience is a beacon');
+  assert.ok(Array.from(brain.beacons!.slots.subarray(0, brain.beacons!.count)).includes(best));
+  rmSync(dir, { recursive: true });
+  brain.dispose();
+  restored.dispose();
 });
 
 test('with beacons on, a step + maintain still allocates under 320 bytes (as allocation.test.ts)', async () => {
