@@ -12,6 +12,7 @@
  * return falls is replaced by a better experience, and an evicted one (generation changed) is skipped.
  */
 import type { ExperienceStore } from './memory/store.js';
+import { squaredDistance } from './similarity/topk.js';
 
 export class Beacons {
   readonly slots: Int32Array;
@@ -63,12 +64,7 @@ export class Beacons {
         continue;
       }
       if (other === slot) return;
-      const otherBase = other * dim;
-      let d = 0;
-      for (let i = 0; i < dim; i++) {
-        const e = context[base + i]! - context[otherBase + i]!;
-        d += e * e;
-      }
+      const d = squaredDistance(context, base, context, other * dim, dim);
       const otherQ = store.returnEstimate[other]!;
       if (d < this.radiusSquared) {
         if (near < 0 || otherQ < store.returnEstimate[this.slots[near]!]!) near = b;
@@ -101,12 +97,7 @@ export class Beacons {
     for (let b = 0; b < this.count; b++) {
       if (!this.live(b)) continue;
       const slot = this.slots[b]!;
-      const base = slot * dim;
-      let d = 0;
-      for (let i = 0; i < dim; i++) {
-        const e = context[base + i]! - x[i]!;
-        d += e * e;
-      }
+      const d = squaredDistance(context, slot * dim, x, 0, dim);
       const v = store.returnEstimate[slot]! - fall * Math.sqrt(d);
       if (v > best) best = v;
     }
