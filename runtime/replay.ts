@@ -176,7 +176,7 @@ function compare(recorded: RecordedCycle, loop: Loop, index: number): Divergence
       ? 'the recorded step was cut off at its deadline (wall-clock dependent)'
       : recorded.record.lookupPath !== record.lookupPath
         ? `the similarity path differed (recorded ${pathNames[recorded.record.lookupPath]}, replayed ${pathNames[record.lookupPath]}): ` +
-          'a registry switch at another cycle (a recording without slack-work counts, or a snapshot export during the run), or an index the snapshot does not hold'
+          'a registry switch at another cycle (a recording without the slack-work counts or held-write flags), or an index the snapshot does not hold'
         : undefined;
   const differs = (what: string, a: unknown, b: unknown): Divergence => ({
     ...at,

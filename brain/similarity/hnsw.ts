@@ -161,7 +161,7 @@ export class HnswBackend implements SimilarityBackend {
     if (slot < 0 || slot >= this.capacity || this.wanted[slot] !== 1) return;
     this.wanted[slot] = 0;
     if (this.dirty !== undefined) this.dirty[slot] = 1;
-    if (this.exporting || this.heldForReplay) {
+    if (this.writesHeld()) {
       // The worker thread is reading the native index: hide the slot now, mark it deleted later.
       if (this.slotState[slot] === Live && this.hidden[slot] === 0) {
         this.hidden[slot] = 1;
@@ -190,7 +190,7 @@ export class HnswBackend implements SimilarityBackend {
    * many were applied.
    */
   maintain(untilNs: number, clock: Clock = monotonicClock, quota = -1): number {
-    if (this.exporting || this.heldForReplay || this.queueLength === 0) return 0;
+    if (this.writesHeld() || this.queueLength === 0) return 0;
     let applied = 0;
     if (quota >= 0) {
       while (applied < quota && this.queueLength > 0) {
