@@ -14,13 +14,13 @@ export const repoRoot = root.endsWith('/dist/') ? root.slice(0, -'dist/'.length)
  * Where results and the benchmarks page are written: the repository, or the directory in
  * ENGRAM_BENCH_OUTPUT (smoke tests run the real benchmarks without touching the recorded figures).
  */
-function outputRoot(): string {
-  return process.env.ENGRAM_BENCH_OUTPUT || repoRoot;
+export function outputPath(...parts: string[]): string {
+  return join(process.env.ENGRAM_BENCH_OUTPUT || repoRoot, ...parts);
 }
 
 /** bench/results/<name>.json under the output root. */
 export function resultPath(name: string): string {
-  return join(outputRoot(), 'bench', 'results', `${name}.json`);
+  return outputPath('bench', 'results', `${name}.json`);
 }
 
 export interface MachineDescription {
@@ -68,7 +68,7 @@ medians and p99 over repeated runs, and ratios are measured side by side in the 
 
 /** Replaces (or appends) the section `name` of docs/benchmarks.md. */
 export function updateBenchmarksDoc(name: string, markdown: string): string {
-  const path = join(outputRoot(), 'docs', 'benchmarks.md');
+  const path = outputPath('docs', 'benchmarks.md');
   let doc: string;
   try {
     doc = readFileSync(path, 'utf8');

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import {
   type MachineDescription,
   machineLine,
+  outputPath,
   repoRoot,
   resultPath,
   table,
@@ -103,7 +104,7 @@ export function rewriteLearningSection(): string {
 }
 
 export async function recordLearningBenchmark(report: RunReport): Promise<string> {
-  const imageDir = join(repoRoot, 'docs', 'img');
+  const imageDir = outputPath('docs', 'img');
   mkdirSync(imageDir, { recursive: true });
   const imageName = `learning-${report.task}.svg`;
   writeFileSync(join(imageDir, imageName), await renderReportCurve(report));
