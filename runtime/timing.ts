@@ -12,8 +12,9 @@
  *   sleeps with clock_nanosleep and wakes the main thread through a Node-API thread-safe function,
  *   and the main thread's finish (sleep, then spin) is native too. ~80 B per tick on the JS heap
  *   against ~400 B for the worker (its MessageEvent and structured clone, and Atomics.wait with a
- *   timeout), so about a fifth of the loop's scavenges. Needs the addon built (`make build`);
- *   without it the worker serves, and the log says so.
+ *   timeout); the loop's GC count in `engram bench loop` did not fall with it (the step's and the
+ *   loop's other allocations set it). Needs the addon built (`make build`); without it the worker
+ *   serves, and the log says so.
  * - `timer`: setTimeout (ms granularity; libuv's cached clock fires up to ~1 ms either side) to
  *   about 1 ms + leadNs before the tick, then the same finish. Simpler; blocks the main thread longer.
  *
@@ -286,7 +287,7 @@ export interface WaiterTiming {
 
 /**
  * The waiter for `strategy`. 'native' without the addon built falls back to 'worker' (the same
- * behaviour, ~600 B per tick); `onFallback` is told why.
+ * behaviour, ~400 B per tick); `onFallback` is told why.
  */
 export function createWaiter(
   strategy: WaiterStrategy,

@@ -83,9 +83,13 @@ bool throwError(napi_env env, const std::string& message) {
   return false;
 }
 
-Ticker* unwrapTicker(napi_env env, napi_value self) {
+// The Ticker a method was called on, and up to `*argc` arguments into argv (argc updated); throws
+// and returns null when `this` is not a Ticker.
+Ticker* thisTicker(napi_env env, napi_callback_info info, size_t* argc = nullptr, napi_value* argv = nullptr) {
+  napi_value self;
   void* data = nullptr;
-  if (napi_unwrap(env, self, &data) != napi_ok || data == nullptr) {
+  if (napi_get_cb_info(env, info, argc, argv, &self, nullptr) != napi_ok || napi_unwrap(env, self, &data) != napi_ok ||
+      data == nullptr) {
     throwError(env, "not called on an engram Ticker");
     return nullptr;
   }
@@ -146,9 +150,7 @@ napi_value Construct(napi_env env, napi_callback_info info) {
 napi_value WakeAt(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  napi_value self;
-  napi_get_cb_info(env, info, &argc, argv, &self, nullptr);
-  Ticker* ticker = unwrapTicker(env, self);
+  Ticker* ticker = thisTicker(env, info, &argc, argv);
   if (ticker == nullptr) return nullptr;
   double ns = 0;
   if (argc < 1 || napi_get_value_double(env, argv[0], &ns) != napi_ok || !(ns >= 0) || ns > 9.2e18) {
@@ -171,9 +173,7 @@ napi_value WakeAt(napi_env env, napi_callback_info info) {
 
 // idle(): called by JS after a wake-up was delivered, so an idle ticker does not keep Node alive.
 napi_value Idle(napi_env env, napi_callback_info info) {
-  napi_value self;
-  napi_get_cb_info(env, info, nullptr, nullptr, &self, nullptr);
-  Ticker* ticker = unwrapTicker(env, self);
+  Ticker* ticker = thisTicker(env, info);
   if (ticker == nullptr || ticker->closed) return nullptr;
   napi_unref_threadsafe_function(env, ticker->wake);
   return nullptr;
@@ -206,9 +206,7 @@ napi_value FinishAt(napi_env env, napi_callback_info info) {
 }
 
 napi_value Close(napi_env env, napi_callback_info info) {
-  napi_value self;
-  napi_get_cb_info(env, info, nullptr, nullptr, &self, nullptr);
-  Ticker* ticker = unwrapTicker(env, self);
+  Ticker* ticker = thisTicker(env, info);
   if (ticker == nullptr || ticker->closed) return nullptr;
   ticker->closed = true;
   stopThread(ticker);
