@@ -13,8 +13,9 @@
  *    The brain step's own p99 is measured in the same runs: target p99(frame-to-action) <=
  *    p99(step) + 200 µs.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Publisher, Pull } from 'zeromq';
 import type { Brain } from '../brain/brain.js';
@@ -38,7 +39,7 @@ import {
   Status,
   type StepTimings,
 } from '../runtime/contracts.js';
-import { describeMachine, machineLine, table, updateBenchmarksDoc, us, writeResult } from './lib/report.js';
+import { describeMachine, machineLine, repoRoot, table, updateBenchmarksDoc, us, writeResult } from './lib/report.js';
 import { type Distribution, distribution, GcCounter, median, nowNs } from './lib/stats.js';
 
 const help = `usage: engram bench transport [options]
@@ -50,6 +51,11 @@ options:
   --n N              brain memory size before measuring (default 1e5)
   --controller LIST  brain,trivial (default both, side by side in one run; trivial: action = first
                      observation values, no learning: the transport on its own)
+  --probe LIST       node,python (default both): the robot-side process that sends frames and
+                     times actions. python is bench/zmq_probe.py with examples/python's client
+                     (/usr/bin/python3 with python3-zmq and python3-msgpack; skipped, saying why,
+                     when missing): a blocking client, as most robots are, and the libzmq floor
+                     with no Node in it
   --transports LIST  ipc,tcp (default both)
   --rates LIST       Hz, comma separated (default 100,500)
   --seconds S        measured seconds per run (default 4)
@@ -63,6 +69,7 @@ options:
 const options = {
   n: { type: 'string' },
   controller: { type: 'string' },
+  probe: { type: 'string' },
   transports: { type: 'string' },
   rates: { type: 'string' },
   seconds: { type: 'string' },
@@ -292,18 +299,41 @@ async function learningBrain(n: number, obs: number, actionSize: number): Promis
   };
 }
 
-const probeEntry = (() => {
+/** The robot-side process that sends frames and times the answers. */
+type ProbeKind = 'node' | 'python';
+const probeKinds: readonly ProbeKind[] = ['node', 'python'];
+
+const nodeProbe = (() => {
   const here = fileURLToPath(import.meta.url);
   const fromSource = here.endsWith('.ts');
   const path = fileURLToPath(new URL(`../drivers/zmq/probe.${fromSource ? 'ts' : 'js'}`, import.meta.url));
   return { path, nodeArgs: fromSource ? ['--import', 'tsx'] : [] };
 })();
+// Debian's python3-zmq installs for /usr/bin/python3 (a pyenv python3 may come first on PATH).
+const python = '/usr/bin/python3';
+const pythonProbe = join(repoRoot, 'bench', 'zmq_probe.py');
 
-function runProbeProcess(args: string[]): Promise<ProbeResult> {
+/** Why the Python probe cannot run on this machine, or undefined when it can. */
+function pythonProbeMissing(): string | undefined {
+  const check = spawnSync(python, ['-c', 'import zmq, msgpack'], { encoding: 'utf8' });
+  if (check.error) return `${python} not found`;
+  if (check.status !== 0) {
+    return `${python} lacks python3-zmq or python3-msgpack (apt install python3-zmq python3-msgpack)`;
+  }
+  return undefined;
+}
+
+function spawnProbeKind(kind: ProbeKind, args: string[]) {
+  const [command, commandArgs] =
+    kind === 'python'
+      ? [python, [pythonProbe, ...args]]
+      : [process.execPath, [...nodeProbe.nodeArgs, nodeProbe.path, ...args]];
+  return spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function runProbeProcess(kind: ProbeKind, args: string[]): Promise<ProbeResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...probeEntry.nodeArgs, probeEntry.path, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawnProbeKind(kind, args);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -314,7 +344,7 @@ function runProbeProcess(args: string[]): Promise<ProbeResult> {
     });
     child.on('close', (code) => {
       const last = stdout.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !last.startsWith('{')) reject(new Error(`probe exited ${code}: ${stderr}${stdout}`));
+      if (code !== 0 || !last.startsWith('{')) reject(new Error(`${kind} probe exited ${code}: ${stderr}${stdout}`));
       else resolve(JSON.parse(last) as ProbeResult);
     });
   });
@@ -330,28 +360,23 @@ interface LatencyRun {
   stale: number;
 }
 
-/**
- * The ZeroMQ floor in the same run: an echo (PULL -> PUB, every message sent straight back, no
- * decoding) and the probe in raw mode with messages of the frame's size.
- */
-async function measureRawEcho(
-  transport: 'ipc' | 'tcp',
-  rateHz: number,
-  seconds: number,
-  messageBytes: number,
-): Promise<LatencyRun> {
-  const endpoints =
-    transport === 'tcp'
-      ? { frames: 'tcp://127.0.0.1:*', actions: 'tcp://127.0.0.1:*' }
-      : {
-          frames: `ipc:///tmp/engram-bench-raw-${process.pid}-f`,
-          actions: `ipc:///tmp/engram-bench-raw-${process.pid}-a`,
-        };
+function endpointsFor(transport: 'ipc' | 'tcp', name: string): { frames: string; actions: string } {
+  return transport === 'tcp'
+    ? { frames: 'tcp://127.0.0.1:*', actions: 'tcp://127.0.0.1:*' }
+    : {
+        frames: `ipc:///tmp/engram-bench-${name}-${process.pid}-f`,
+        actions: `ipc:///tmp/engram-bench-${name}-${process.pid}-a`,
+      };
+}
+
+/** A bare echo (PULL -> PUB, every message sent straight back, no decoding) in this process. */
+async function nodeEcho(transport: 'ipc' | 'tcp') {
   const pull = new Pull({ linger: 0 });
   const pub = new Publisher({ linger: 0, sendTimeout: 0 });
+  const endpoints = endpointsFor(transport, 'echo');
   await pull.bind(endpoints.frames);
   await pub.bind(endpoints.actions);
-  const echo = (async () => {
+  const echoing = (async () => {
     try {
       for await (const [message] of pull) {
         try {
@@ -364,14 +389,66 @@ async function measureRawEcho(
       // closed
     }
   })();
-  const result = await runProbeProcess([
-    ...['--frames', pull.lastEndpoint!, '--actions', pub.lastEndpoint!, '--channel', 'raw:1', '--action-size', '1'],
-    ...['--rate', String(rateHz), '--count', String(Math.round(rateHz * seconds)), '--warmup', '200'],
-    ...['--timeout-ms', '500', '--raw', String(messageBytes)],
-  ]);
-  pull.close();
-  pub.close();
-  await echo;
+  return {
+    endpoints: { frames: pull.lastEndpoint!, actions: pub.lastEndpoint! },
+    async close() {
+      pull.close();
+      pub.close();
+      await echoing;
+    },
+  };
+}
+
+/** The same echo in a Python process (bench/zmq_probe.py --echo): with a Python probe, no Node at all. */
+async function pythonEcho(transport: 'ipc' | 'tcp') {
+  const wanted = endpointsFor(transport, 'pyecho');
+  const child = spawnProbeKind('python', ['--echo', '--frames', wanted.frames, '--actions', wanted.actions]);
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  const endpoints = await new Promise<{ frames: string; actions: string }>((resolve, reject) => {
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const line = stdout.split('\n')[0]!;
+      if (stdout.includes('\n')) resolve(JSON.parse(line) as { frames: string; actions: string });
+    });
+    child.on('close', (code) => reject(new Error(`python echo exited ${code}: ${stderr}`)));
+  });
+  return {
+    endpoints,
+    async close() {
+      child.kill(); // the Python probe already sent 'quit'; this ends it after a Node probe too
+      await closed;
+    },
+  };
+}
+
+/**
+ * The ZeroMQ floor in the same run: a probe against a bare echo, with messages of the frame's
+ * size. The echo runs in Node (this process) or in Python.
+ */
+async function measureRawEcho(
+  transport: 'ipc' | 'tcp',
+  rateHz: number,
+  seconds: number,
+  messageBytes: number,
+  server: ProbeKind,
+  probe: ProbeKind,
+): Promise<LatencyRun> {
+  const echo = server === 'node' ? await nodeEcho(transport) : await pythonEcho(transport);
+  let result: ProbeResult;
+  try {
+    result = await runProbeProcess(probe, [
+      ...['--frames', echo.endpoints.frames, '--actions', echo.endpoints.actions, '--channel', 'raw:1'],
+      ...['--action-size', '1', '--rate', String(rateHz), '--count', String(Math.round(rateHz * seconds))],
+      ...['--warmup', '200', '--timeout-ms', '500', '--raw', String(messageBytes)],
+    ]);
+  } finally {
+    await echo.close();
+  }
   const none = distribution([0]);
   const latencies = distribution(result.latenciesNs);
   return { frameToAction: latencies, step: none, overhead: latencies, missing: result.missing, stale: 0 };
@@ -384,11 +461,9 @@ async function measureLatency(
   answerer: Answerer,
   obs: number,
   actionSize: number,
+  probe: ProbeKind,
 ): Promise<LatencyRun> {
-  const endpoints =
-    transport === 'tcp'
-      ? { frames: 'tcp://127.0.0.1:*', actions: 'tcp://127.0.0.1:*' }
-      : { frames: `ipc:///tmp/engram-bench-${process.pid}-f`, actions: `ipc:///tmp/engram-bench-${process.pid}-a` };
+  const endpoints = endpointsFor(transport, 'driver');
   const driver = new ZmqDriver({
     config: { ...endpoints, maxMessageBytes: 1 << 20 },
     channels: [{ name: 'state', size: obs, maxAgeMs: 0 }],
@@ -419,7 +494,7 @@ async function measureLatency(
     answerer.maintain(t1 + periodNs / 4);
   });
   const bound = driver.boundEndpoints();
-  const result = await runProbeProcess([
+  const result = await runProbeProcess(probe, [
     ...['--frames', bound.frames, '--actions', bound.actions, '--channel', `state:${obs}`],
     ...['--action-size', String(actionSize), '--rate', String(rateHz), '--count', String(count)],
     ...['--warmup', String(warmup), '--timeout-ms', '500'],
@@ -453,8 +528,12 @@ function parseList(value: string | undefined, fallback: string, flag: string): s
   return list;
 }
 
+/** The bare-echo rows: the floor, not engram. */
+const isFloor = (controller: string) => controller.startsWith('raw-');
+
 interface LatencyRow {
   controller: string;
+  probe: ProbeKind;
   transport: string;
   rateHz: number;
   frameToActionP50Ns: number;
@@ -494,6 +573,17 @@ export const command: Subcommand = {
     const repeats = numberFlag(values.repeats, 'repeats', 3);
     const obs = numberFlag(values.obs, 'obs', 64);
     const actionSize = numberFlag(values.actions, 'actions', 4);
+    const requestedProbes = parseList(values.probe, 'node,python', 'probe');
+    for (const p of requestedProbes) {
+      if (!probeKinds.includes(p as ProbeKind)) throw new UsageError(`--probe expects node and/or python, got '${p}'`);
+    }
+    let probes = requestedProbes as ProbeKind[];
+    const pythonSkipped = probes.includes('python') ? pythonProbeMissing() : undefined;
+    if (pythonSkipped !== undefined) {
+      if (probes.length === 1) throw new Error(`--probe python cannot run: ${pythonSkipped}`);
+      log(`python probe skipped: ${pythonSkipped}`);
+      probes = probes.filter((p) => p !== 'python');
+    }
     const loadBefore = os.loadavg()[0]!;
 
     log('decode throughput (driver.ingest + poll, no sockets)');
@@ -514,11 +604,19 @@ export const command: Subcommand = {
 
     const latency: LatencyRow[] = [];
     const labels: Record<string, string> = {};
-    const summarise = (controller: string, transport: string, rate: number, runs: LatencyRun[]): LatencyRow => {
+    const summarise = (
+      controller: string,
+      probe: ProbeKind,
+      transport: string,
+      rate: number,
+      runs: LatencyRun[],
+    ): LatencyRow => {
       const f2aP99 = median(runs.map((x) => x.frameToAction.p99));
       const stepP99 = median(runs.map((x) => x.step.p99));
+      const floor = isFloor(controller);
       const row: LatencyRow = {
         controller,
+        probe,
         transport,
         rateHz: rate,
         frameToActionP50Ns: median(runs.map((x) => x.frameToAction.p50)),
@@ -532,38 +630,53 @@ export const command: Subcommand = {
         p99PerRunNs: runs.map((x) => x.frameToAction.p99),
         missing: runs.reduce((sum, x) => sum + x.missing, 0),
         stale: runs.reduce((sum, x) => sum + x.stale, 0),
-        meetsTarget: controller !== 'raw' && f2aP99 <= stepP99 + 200_000,
+        meetsTarget: !floor && f2aP99 <= stepP99 + 200_000,
       };
       log(
-        `  ${transport} ${rate} Hz: frame-to-action p50 ${us(row.frameToActionP50Ns)} µs, p99 ${us(row.frameToActionP99Ns)} µs, max ${us(row.frameToActionMaxNs)} µs; step p99 ${us(row.stepP99Ns)} µs; per frame f2a - step p50 ${us(row.pairedOverheadP50Ns)} µs, p99 ${us(row.pairedOverheadP99Ns)} µs; missing ${row.missing}${row.meetsTarget || controller === 'raw' ? '' : ' (misses the target)'}`,
+        `  ${probe} probe, ${transport} ${rate} Hz: frame-to-action p50 ${us(row.frameToActionP50Ns)} µs, p99 ${us(row.frameToActionP99Ns)} µs, max ${us(row.frameToActionMaxNs)} µs; step p99 ${us(row.stepP99Ns)} µs; per frame f2a - step p50 ${us(row.pairedOverheadP50Ns)} µs, p99 ${us(row.pairedOverheadP99Ns)} µs; missing ${row.missing}${row.meetsTarget || floor ? '' : ' (misses the target)'}`,
       );
       return row;
     };
+    /** Every transport and rate, the probes' runs interleaved so their figures are side by side. */
+    const measureAll = async (
+      controller: string,
+      withProbes: readonly ProbeKind[],
+      once: (transport: 'ipc' | 'tcp', rate: number, probe: ProbeKind) => Promise<LatencyRun>,
+    ) => {
+      for (const transport of transports as ('ipc' | 'tcp')[]) {
+        for (const rate of rates) {
+          const runs = new Map<ProbeKind, LatencyRun[]>(withProbes.map((p) => [p, []]));
+          for (let r = 0; r < repeats; r++) {
+            for (const probe of withProbes) runs.get(probe)!.push(await once(transport, rate, probe));
+          }
+          for (const probe of withProbes) latency.push(summarise(controller, probe, transport, rate, runs.get(probe)!));
+        }
+      }
+    };
 
     const frameBytes = decode[0]!.messageBytes;
-    labels.raw = `raw ZeroMQ echo of ${frameBytes}-byte messages (no protocol, no decoding): the floor`;
-    log(`frame-to-action floor: ${labels.raw}`);
-    for (const transport of transports as ('ipc' | 'tcp')[]) {
-      for (const rate of rates) {
-        const runs: LatencyRun[] = [];
-        for (let r = 0; r < repeats; r++) runs.push(await measureRawEcho(transport, rate, seconds, frameBytes));
-        latency.push(summarise('raw', transport, rate, runs));
-      }
+    labels['raw-node'] =
+      `bare ZeroMQ echo in Node (zeromq.js PULL -> PUB, no protocol, no decoding) of ${frameBytes}-byte messages`;
+    log(`frame-to-action floor: ${labels['raw-node']}`);
+    await measureAll('raw-node', probes, (transport, rate, probe) =>
+      measureRawEcho(transport, rate, seconds, frameBytes, 'node', probe),
+    );
+    if (probes.includes('python')) {
+      labels['raw-python'] =
+        `the same echo in Python (pyzmq), probed from Python: libzmq's floor on this machine, no Node anywhere`;
+      log(`frame-to-action floor: ${labels['raw-python']}`);
+      await measureAll('raw-python', ['python'], (transport, rate, probe) =>
+        measureRawEcho(transport, rate, seconds, frameBytes, 'python', probe),
+      );
     }
     for (const controllerName of controllers) {
       const answerer =
         controllerName === 'brain' ? await learningBrain(n, obs, actionSize) : trivialController(actionSize);
       labels[controllerName] = answerer.label;
       log(`frame-to-action with ${answerer.label}`);
-      for (const transport of transports as ('ipc' | 'tcp')[]) {
-        for (const rate of rates) {
-          const runs: LatencyRun[] = [];
-          for (let r = 0; r < repeats; r++) {
-            runs.push(await measureLatency(transport, rate, seconds, answerer, obs, actionSize));
-          }
-          latency.push(summarise(controllerName, transport, rate, runs));
-        }
-      }
+      await measureAll(controllerName, probes, (transport, rate, probe) =>
+        measureLatency(transport, rate, seconds, answerer, obs, actionSize, probe),
+      );
     }
     const loadAfter = os.loadavg()[0]!;
 
@@ -575,6 +688,8 @@ export const command: Subcommand = {
       actionSize,
       seconds,
       repeats,
+      probes,
+      ...(pythonSkipped === undefined ? {} : { pythonProbeSkipped: pythonSkipped }),
       loadAverage1m: { before: loadBefore, after: loadAfter },
       loop: 'event-driven: driver input listener -> poll -> step -> publish, then maintain (not runtime/loop)',
       decode,
@@ -591,17 +706,18 @@ export const command: Subcommand = {
           '',
           `\`${command}\` on ${machineLine(machine)}; 1-minute load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after (other work shared the 2 cores).`,
           '',
-          `Frame-to-action: a probe process (drivers/zmq/probe.ts) sends one ${obs}-float frame per period and times the action that answers it. engram answers each frame as it lands (driver input listener -> poll -> step -> publish; maintain after publishing), driven directly by the benchmark, not through runtime/loop's ticks (a fixed-rate loop adds up to one period of waiting). Controllers: ${Object.entries(
+          `Frame-to-action: a robot-side probe process sends one ${obs}-float frame per period and times the action that answers it. Probes: **node** (drivers/zmq/probe.ts, zeromq.js: an event-loop client) and **python** (bench/zmq_probe.py with examples/python/engram_client.py, pyzmq: a blocking client, as most robots are)${pythonSkipped === undefined ? '' : ` (python skipped here: ${pythonSkipped})`}. engram answers each frame as it lands (driver input listener -> poll -> step -> publish; maintain after publishing), driven directly by the benchmark, not through runtime/loop's ticks (a fixed-rate loop adds up to one period of waiting). Servers: ${Object.entries(
             labels,
           )
             .map(([k, v]) => `**${k}**: ${v}`)
             .join(
               '; ',
-            )}. p50/p99 are medians over ${repeats} runs of ${seconds} s; max over all runs. "step" is poll + step + publish inside engram for the same frames. The target: f2a p99 <= step p99 + 200 µs. "per-frame transport" is, frame by frame, frame-to-action minus engram's own poll-to-publish time: what ZeroMQ, decoding and both processes' wake-ups add. The **raw** rows are the floor measured in the same run: the same probe against a bare ZeroMQ echo (PULL -> PUB, no protocol, no decoding) with messages of the frame's size; the driver's own cost is the difference between the trivial rows and the raw rows.`,
+            )}. p50/p99 are medians over ${repeats} runs of ${seconds} s, the probes' runs interleaved; max over all runs. "step" is poll + step + publish inside engram for the same frames. The target: f2a p99 <= step p99 + 200 µs. "per-frame transport" is, frame by frame, frame-to-action minus engram's own poll-to-publish time: what ZeroMQ, decoding and both processes' wake-ups add. The **raw-** rows are the floor measured in the same run, with messages of the frame's size; **raw-python** has no Node in it at all, so it is what libzmq and this machine's wake-ups cost before engram does anything. The driver's own cost is the difference between the trivial rows and the raw-node rows.`,
           '',
           table(
             [
-              'controller',
+              'server',
+              'probe',
               'transport',
               'rate',
               'f2a p50 µs',
@@ -615,16 +731,17 @@ export const command: Subcommand = {
             ],
             latency.map((row) => [
               row.controller,
+              row.probe,
               row.transport,
               `${row.rateHz} Hz`,
               us(row.frameToActionP50Ns),
               us(row.frameToActionP99Ns),
               us(row.frameToActionMaxNs),
-              row.controller === 'raw' ? '—' : `${us(row.stepP50Ns)} / ${us(row.stepP99Ns)}`,
-              row.controller === 'raw' ? '—' : us(row.overheadP99Ns),
+              isFloor(row.controller) ? '—' : `${us(row.stepP50Ns)} / ${us(row.stepP99Ns)}`,
+              isFloor(row.controller) ? '—' : us(row.overheadP99Ns),
               `${us(row.pairedOverheadP50Ns)} / ${us(row.pairedOverheadP99Ns)}`,
               row.missing,
-              row.controller === 'raw' ? '—' : row.meetsTarget ? 'met' : 'missed',
+              isFloor(row.controller) ? '—' : row.meetsTarget ? 'met' : 'missed',
             ]),
           ),
           '',

@@ -33,6 +33,28 @@ const recorded = (name: string) => join(repoRoot, 'bench', 'results', `${name}.j
 const page = join(repoRoot, 'docs', 'benchmarks.md');
 const modified = (path: string) => (existsSync(path) ? statSync(path).mtimeMs : 0);
 
+/**
+ * bench transport measures with the Python probe (and the pyzmq floor) wherever Debian's
+ * python3-zmq is there, and otherwise says why it skipped it.
+ */
+function checkTransportProbes(written: {
+  latency: { controller: string; probe: string }[];
+  pythonProbeSkipped?: string;
+}) {
+  const pythonReady = spawnSync('/usr/bin/python3', ['-c', 'import zmq, msgpack']).status === 0;
+  const rows = (controller: string, probe: string) =>
+    written.latency.filter((row) => row.controller === controller && row.probe === probe).length;
+  assert.is(rows('trivial', 'node'), 1);
+  if (pythonReady) {
+    assert.is(written.pythonProbeSkipped, undefined);
+    assert.is(rows('raw-python', 'python'), 1, 'the pyzmq floor was measured');
+    assert.is(rows('brain', 'python'), 1);
+  } else {
+    console.log(`  (python probe not checked: ${written.pythonProbeSkipped})`);
+    assert.match(written.pythonProbeSkipped ?? '', 'python3');
+  }
+}
+
 for (const [name, args] of runs) {
   smoke(`engram bench ${name}`, () => {
     assert.ok(existsSync(main), `${main} is missing: make test builds it first (make build)`);
@@ -53,6 +75,7 @@ for (const [name, args] of runs) {
     const section = readFileSync(join(output, 'docs', 'benchmarks.md'), 'utf8');
     assert.match(section, `<!-- bench:${name}:start -->`);
     assert.equal([modified(recorded(name)), modified(page)], before, 'the recorded figures are untouched');
+    if (name === 'transport') checkTransportProbes(written);
     rmSync(output, { recursive: true });
   });
 }
