@@ -1,9 +1,10 @@
 /**
  * One snapshot restore in a fresh process, for `engram bench snapshot`: what a robot's start-up
- * pays. In the benchmark's own process every restore after the first reuses memory the earlier
- * ones freed (glibc keeps freed blocks once its mmap threshold has risen), so the first was slower
- * than the rest for no reason a robot would share. Timed from creating the empty store (and index)
- * to the last section read; prints one JSON line (ChildRestore).
+ * pays. In the benchmark's own process a later restore could reuse memory an earlier one freed; a
+ * fresh process cannot. (The first of the fresh-process restores is still the slowest, 4.5 s
+ * against 1.4 and 2.4 s at 1e6 with the index: that spread is not explained by memory reuse.)
+ * Timed from creating the empty store (and index) to the last section read; prints one JSON
+ * line (ChildRestore).
  *
  *   node dist/bench/restore-child.js <snapshot> <layout JSON> [<hnsw params JSON>]
  */
