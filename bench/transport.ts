@@ -13,7 +13,7 @@
  *    The brain step's own p99 is measured in the same runs: target p99(frame-to-action) <=
  *    p99(step) + 200 µs.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +39,7 @@ import {
   Status,
   type StepTimings,
 } from '../runtime/contracts.js';
+import { python, pythonZmqMissing } from './lib/python.js';
 import { describeMachine, machineLine, repoRoot, table, updateBenchmarksDoc, us, writeResult } from './lib/report.js';
 import { type Distribution, distribution, GcCounter, median, nowNs } from './lib/stats.js';
 
@@ -309,19 +310,7 @@ const nodeProbe = (() => {
   const path = fileURLToPath(new URL(`../drivers/zmq/probe.${fromSource ? 'ts' : 'js'}`, import.meta.url));
   return { path, nodeArgs: fromSource ? ['--import', 'tsx'] : [] };
 })();
-// Debian's python3-zmq installs for /usr/bin/python3 (a pyenv python3 may come first on PATH).
-const python = '/usr/bin/python3';
 const pythonProbe = join(repoRoot, 'bench', 'zmq_probe.py');
-
-/** Why the Python probe cannot run on this machine, or undefined when it can. */
-function pythonProbeMissing(): string | undefined {
-  const check = spawnSync(python, ['-c', 'import zmq, msgpack'], { encoding: 'utf8' });
-  if (check.error) return `${python} not found`;
-  if (check.status !== 0) {
-    return `${python} lacks python3-zmq or python3-msgpack (apt install python3-zmq python3-msgpack)`;
-  }
-  return undefined;
-}
 
 function spawnProbeKind(kind: ProbeKind, args: string[]) {
   const [command, commandArgs] =
@@ -578,7 +567,7 @@ export const command: Subcommand = {
       if (!probeKinds.includes(p as ProbeKind)) throw new UsageError(`--probe expects node and/or python, got '${p}'`);
     }
     let probes = requestedProbes as ProbeKind[];
-    const pythonSkipped = probes.includes('python') ? pythonProbeMissing() : undefined;
+    const pythonSkipped = probes.includes('python') ? pythonZmqMissing() : undefined;
     if (pythonSkipped !== undefined) {
       if (probes.length === 1) throw new Error(`--probe python cannot run: ${pythonSkipped}`);
       log(`python probe skipped: ${pythonSkipped}`);

@@ -27,9 +27,7 @@ import time
 import zmq
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "python"))
-from engram_client import PROTOCOL_VERSION, EngramClient, pack_floats  # noqa: E402
-
-import msgpack  # noqa: E402
+from engram_client import EngramClient  # noqa: E402
 
 
 def echo(frames, actions):
@@ -132,15 +130,8 @@ def probe_engram(args):
     def one(k):
         # the same smooth signal as drivers/zmq/probe.ts, so a learning brain sees trajectories
         t = k / args.rate
-        packed = {name: pack_floats([math.sin(t * (0.5 + (i % 7) * 0.3) + i) for i in range(size)])
-                  for name, size in channels}
-        seq = client.seq
-        client.seq += 1
-        payload = msgpack.packb({
-            "v": PROTOCOL_VERSION, "type": "frame", "session": client.session, "seq": seq,
-            "stamp": time.monotonic_ns(), "channels": packed, "reward": math.cos(t),
-            "episodeStart": k % 1000 == 0, "estop": False,
-        }, use_bin_type=True)
+        values = {name: [math.sin(t * (0.5 + (i % 7) * 0.3) + i) for i in range(size)] for name, size in channels}
+        seq, payload = client.pack_frame(values, reward=math.cos(t), episode_start=k % 1000 == 0)
         sent_ns = time.perf_counter_ns()
         client.push.send(payload)
         action = client.action_for(seq, args.timeout_ms)

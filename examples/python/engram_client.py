@@ -109,6 +109,16 @@ class EngramClient:
             self.needs_hello = False
             self.rehellos += 1
             self.push.send(self._hello_bytes())
+        seq, payload = self.pack_frame(values, reward, episode_start, estop)
+        try:
+            self.push.send(payload, zmq.NOBLOCK)
+        except zmq.Again:
+            return -1  # engram is not keeping up: drop this frame, the next one is fresher
+        return seq
+
+    def pack_frame(self, values, reward=0.0, episode_start=False, estop=False):
+        """The next frame's (seq, message bytes), not sent: send_frame sends it; a latency probe
+        packs first so that its clock starts at the send."""
         channels = {}
         for name, vector in values.items():
             if self.sizes.get(name) != len(vector):
@@ -127,11 +137,7 @@ class EngramClient:
             "episodeStart": bool(episode_start),
             "estop": bool(estop),
         }
-        try:
-            self.push.send(msgpack.packb(message, use_bin_type=True), zmq.NOBLOCK)
-        except zmq.Again:
-            return -1  # engram is not keeping up: drop this frame, the next one is fresher
-        return seq
+        return seq, msgpack.packb(message, use_bin_type=True)
 
     def next_action(self, timeout_ms=1000):
         """The next action for this session as a dict, or None after timeout_ms."""

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { pythonZmqMissing } from '../../bench/lib/python.js';
 import { repoRoot } from '../../bench/lib/report.js';
 
 const smoke = suite('benchmarks from the built CLI');
@@ -41,7 +42,7 @@ function checkTransportProbes(written: {
   latency: { controller: string; probe: string }[];
   pythonProbeSkipped?: string;
 }) {
-  const pythonReady = spawnSync('/usr/bin/python3', ['-c', 'import zmq, msgpack']).status === 0;
+  const pythonReady = pythonZmqMissing() === undefined;
   const rows = (controller: string, probe: string) =>
     written.latency.filter((row) => row.controller === controller && row.probe === probe).length;
   assert.is(rows('trivial', 'node'), 1);

@@ -3,22 +3,16 @@
  * safety filter, ZeroMQ driver on ipc) in one process, examples/python/engram_client.py in
  * another. Every frame gets an action naming it; engram counts every frame and rejects none.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { python, pythonZmqMissing } from '../../../bench/lib/python.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
-const python = '/usr/bin/python3';
-const probe = spawnSync(python, ['-c', 'import zmq, msgpack'], { encoding: 'utf8' });
-const skipReason =
-  probe.error !== undefined
-    ? `${python} not found`
-    : probe.status !== 0
-      ? `${python} lacks python3-zmq or python3-msgpack (apt install python3-zmq python3-msgpack)`
-      : undefined;
+const skipReason = pythonZmqMissing();
 
 const dir = mkdtempSync(join(tmpdir(), 'engram-run-py-'));
 const config = `name: python_client_test
