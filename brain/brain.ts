@@ -398,6 +398,16 @@ export class Brain implements Controller {
     if ((++this.maintainCalls & 63) === 0) this.refreshLookupPath();
   }
 
+  /** Candidates the last step's planner scored: fewer than it had where the deadline cut it off (for replay). */
+  stepWork(): number {
+    return this.planner.scored;
+  }
+
+  /** Replay: the next step's planner scores exactly `units` candidates, as the recorded step did. */
+  forceStepWork(units: number): void {
+    this.planner.forcedScored = units;
+  }
+
   /** Units of the last maintain's index work, whose amount depended on the time left (for replay). */
   slackWork(): number {
     return this.lastSlackWork;

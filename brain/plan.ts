@@ -87,6 +87,9 @@ export interface PlannerSettings {
 /** Candidates scored between clock reads (one candidate costs ~5-15 µs here). */
 const CLOCK_EVERY = 4;
 
+/** Planner.forcedScored when the deadline, not a recorded count, ends the search. */
+const NOT_FORCED = -1;
+
 /** A neighbour counts as "strong" (its successor joins the next step's set) above this share of the strongest. */
 const STRONG_SHARE = 0.25;
 
@@ -101,6 +104,11 @@ export class Planner {
   deadlineNs = Number.POSITIVE_INFINITY;
   /** candidates scored in the last step */
   scored = 0;
+  /**
+   * Replay: the next `choose` scores exactly this many candidates instead of reading the clock
+   * (a recorded step cut off at its deadline stops where it stopped); NOT_FORCED otherwise.
+   */
+  forcedScored = NOT_FORCED;
   bestScore = 0;
   /** one normal draw on its way from the Rng (Rng.normalInto) */
   private readonly draw = new Float64Array(1);
@@ -237,12 +245,14 @@ export class Planner {
       if (this.settings.rolloutDynamics === 'neighbours') this.measureActionSensitivity(ctx);
     }
     const deadlineNs = this.deadlineNs;
+    const forced = this.forcedScored;
+    this.forcedScored = NOT_FORCED;
     this.exploring = exploring;
     for (let c = 0; c < candidates; c++) {
       // Anytime: never start another group of candidates after the deadline; candidate 0 always runs.
       // The clock is read every CLOCK_EVERY candidates: a system clock read allocates a BigInt
       // (measured: 2-3 extra scavenges per 10k steps when read before every candidate).
-      if (c > 0 && c % CLOCK_EVERY === 0 && this.clock.nowNs() >= deadlineNs) {
+      if (c > 0 && (forced === NOT_FORCED ? c % CLOCK_EVERY === 0 && this.clock.nowNs() >= deadlineNs : c >= forced)) {
         status = Status.deadline;
         break;
       }

@@ -179,6 +179,14 @@ export interface Controller {
    * (best-so-far written), or a rejection code (then `actionOut` is left untouched).
    */
   step(frame: Frame, deadlineNs: number, actionOut: Float32Array, timings: StepTimings): StatusCode;
+  /**
+   * Optional, for replay: units of anytime work the last step did before it returned (the
+   * brain's planner: candidates scored). Where the step was cut off at its deadline, that amount
+   * depended on the clock.
+   */
+  stepWork?(): number;
+  /** Optional, for replay: the next step does exactly `units` of that work, whatever the clock says. */
+  forceStepWork?(units: number): void;
   /** Deferred work in slack time; returns by `untilNs`. */
   maintain(untilNs: number): void;
   /**
@@ -249,6 +257,11 @@ export interface CycleRecord {
   /** index into the effort ladder (0 = full effort) */
   effortLevel: number;
   /**
+   * Units of anytime work the step did (Controller.stepWork; 0 when no step ran or without it):
+   * a replay makes a step cut off at its deadline stop at the same point.
+   */
+  stepWork: number;
+  /**
    * Units of timing-dependent slack work the controller did after the previous cycle
    * (Controller.slackWork; 0 without it): a replay repeats exactly that much.
    */
@@ -285,6 +298,7 @@ export function createCycleRecord(): CycleRecord {
     stepStatus: Status.ok,
     lookupPath: LookupPath.none,
     effortLevel: 0,
+    stepWork: 0,
     priorSlackWork: 0,
     priorSlackWritesHeld: 0,
     frameSeq: -1,

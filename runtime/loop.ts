@@ -218,10 +218,12 @@ export class Loop {
     let stepped = ingested;
     let fresh = false;
     let missedDeadline = false;
+    let stepWork = 0;
     if (pollStatus === Status.ok) {
       stepStatus = this.controller.step(frame, stepDeadline, this.proposal, timings);
       stepped = clock.nowNs();
       if (stepStatus === Status.ok || stepStatus === Status.deadline) {
+        stepWork = this.controller.stepWork?.() ?? 0;
         if (stepStatus === Status.deadline) counters.anytimeCutoffs++;
         if (stepped > stepDeadline) {
           missedDeadline = true;
@@ -241,6 +243,7 @@ export class Loop {
     record.planNs = timings.planNs;
     record.lookupPath = timings.lookupPath;
     record.stepStatus = stepStatus;
+    record.stepWork = stepWork;
 
     // Overrun policy, then the safety filter (the last word).
     const forceSafe = missedDeadline && settings.overrunPolicy === 'safe';

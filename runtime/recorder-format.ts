@@ -64,6 +64,7 @@ export const cycleFields = [
   // appended: recordings written before them lack them (the reader fills NaN)
   'priorSlackWork',
   'priorSlackWritesHeld',
+  'stepWork',
 ] as const;
 
 /** Fields every version-1 recording has; later ones were appended and may be missing. */

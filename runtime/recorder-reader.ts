@@ -151,6 +151,7 @@ function decodeCycle(header: RecordingHeader, value: unknown, file: string, offs
   action.publishedNs = n(field['action.publishedNs']);
   record.priorSlackWork = n(field.priorSlackWork);
   record.priorSlackWritesHeld = n(field.priorSlackWritesHeld);
+  record.stepWork = n(field.stepWork);
   float32s(value[count] as Uint8Array, header.observationSize, frame.observation);
   float32s(value[count + 1] as Uint8Array, header.actionSize, action.values);
   return { record, frame, action, file, offset };

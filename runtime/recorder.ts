@@ -194,6 +194,7 @@ export class FlightRecorder implements CycleObserver {
     n[b + field['action.publishedNs']] = action.publishedNs;
     n[b + field.priorSlackWork] = record.priorSlackWork;
     n[b + field.priorSlackWritesHeld] = record.priorSlackWritesHeld;
+    n[b + field.stepWork] = record.stepWork;
     this.observations.set(frame.observation, slot * this.observationSize);
     this.actions.set(action.values, slot * this.actionSize);
     this.pending++;

@@ -4,9 +4,11 @@
  * in the recorded run (wake, ingest, step end, safety end, publish), so staleness, overruns and the
  * effort ladder decide as they did; the published actions are then compared bit for bit.
  *
- * What cannot be reproduced is named rather than hidden: a step that the recorded run cut off at
- * its deadline (Status.deadline) depended on wall-clock time inside the brain; a gap in the
- * recording (recording paused, buffer full) means the brain saw frames the replay cannot.
+ * Work whose amount depended on wall-clock time is repeated from the record: a step cut off at its
+ * deadline stops after the candidates it scored (stepWork), and slack maintenance does the index
+ * work it did (priorSlackWork, priorSlackWritesHeld). What cannot be reproduced is named rather
+ * than hidden: a recording from before those counts were kept, and a gap in the recording
+ * (recording paused, buffer full), where the brain saw frames the replay cannot.
  */
 
 import type { Action, Clock, Controller, Driver, DriverCounters, Frame, StepTimings } from './contracts.js';
@@ -106,8 +108,10 @@ function scriptedController(
     observationSize: inner.observationSize,
     actionSize: inner.actionSize,
     step(frame: Frame, deadlineNs: number, actionOut: Float32Array, timings: StepTimings) {
-      const status = inner.step(frame, deadlineNs, actionOut, timings);
       const record = driver.current!.record;
+      const planned = record.stepStatus === Status.ok || record.stepStatus === Status.deadline;
+      if (planned && !Number.isNaN(record.stepWork)) inner.forceStepWork?.(record.stepWork);
+      const status = inner.step(frame, deadlineNs, actionOut, timings);
       const filtered = record.wokeNs + record.cycleNs - record.publishNs;
       clock.set(filtered - record.safetyNs);
       clock.queue(filtered - record.safetyNs, filtered);
@@ -172,8 +176,8 @@ function compare(recorded: RecordedCycle, loop: Loop, index: number): Divergence
   const at = { cycle: recorded.record.cycle, index, file: recorded.file, offset: recorded.offset };
   const pathNames = ['none', 'linear', 'hnsw', 'tensor'];
   const note =
-    recorded.record.stepStatus === Status.deadline
-      ? 'the recorded step was cut off at its deadline (wall-clock dependent)'
+    recorded.record.stepStatus === Status.deadline && Number.isNaN(recorded.record.stepWork)
+      ? 'the recorded step was cut off at its deadline, and the recording predates the count of candidates it scored'
       : recorded.record.lookupPath !== record.lookupPath
         ? `the similarity path differed (recorded ${pathNames[recorded.record.lookupPath]}, replayed ${pathNames[record.lookupPath]}): ` +
           'a registry switch at another cycle (a recording without the slack-work counts or held-write flags), or an index the snapshot does not hold'

@@ -11,10 +11,18 @@ import type { Action, CycleObserver, Driver, DriverCounters, EventLog, Frame } f
 import { Status } from '../../runtime/contracts.js';
 import type { Loop } from '../../runtime/loop.js';
 
-export function testConfig(overrides: { seed?: number; capacity?: number } = {}): RuntimeConfig {
+export interface TestConfigOverrides {
+  seed?: number;
+  capacity?: number;
+  /** calm cycles before the effort ladder steps back up (the config's default is 200) */
+  effortUpAfterCycles?: number;
+}
+
+export function testConfig(overrides: TestConfigOverrides = {}): RuntimeConfig {
   const config = loadRuntimeConfig(new URL('../../configs/pendulum_swingup.yaml', import.meta.url).pathname);
   config.brain.seed = overrides.seed ?? 1;
   config.brain.memory.capacity = overrides.capacity ?? 2000;
+  if (overrides.effortUpAfterCycles !== undefined) config.budget.effort.upAfterCycles = overrides.effortUpAfterCycles;
   return config;
 }
 

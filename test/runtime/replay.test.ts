@@ -11,12 +11,12 @@ import { type PeriodicSnapshots, SnapshotWriter } from '../../brain/memory/snaps
 import type { SimilarityRegistry } from '../../brain/similarity/registry.js';
 import { composeLoop } from '../../runtime/cli/replay.js';
 import { MockClock } from '../../runtime/clock.js';
-import { type CycleObserver, LookupPath } from '../../runtime/contracts.js';
+import { type CycleObserver, LookupPath, Status } from '../../runtime/contracts.js';
 import { FlightRecorder } from '../../runtime/recorder.js';
 import { readRecording } from '../../runtime/recorder-reader.js';
 import { replayRecording } from '../../runtime/replay.js';
 import { CapturingLog } from '../brain/memory/snapshot-helpers.js';
-import { type RecordedRun, runWorld, testConfig, worldClock } from './replay-fixtures.js';
+import { type RecordedRun, runWorld, type TestConfigOverrides, testConfig, worldClock } from './replay-fixtures.js';
 
 const replay = suite('replay');
 
@@ -26,9 +26,13 @@ async function record(
   snapshot?: string,
   index: 'linear' | 'registry' = 'linear',
   slackNs?: (index: number) => number,
-  more: { capacity?: number; observers?: CycleObserver[]; onCycle?: (i: number, run: RecordedRun) => void } = {},
+  more: {
+    config?: TestConfigOverrides;
+    observers?: CycleObserver[];
+    onCycle?: (i: number, run: RecordedRun) => void;
+  } = {},
 ) {
-  const config = testConfig(more.capacity ? { capacity: more.capacity } : {});
+  const config = testConfig(more.config);
   // the profile for this machine class: the registry builds HNSW from N = 87 and serves it from 173
   config.brain.similarity.profile = 'ci-2core';
   const clock = worldClock();
@@ -112,7 +116,7 @@ replay(
       flush: (untilNs) => snapshots?.flush(untilNs),
     };
     const { config, run, recording } = await record(dir, 900, undefined, 'registry', (i) => (i % 4 === 0 ? 2e6 : 1), {
-      capacity: 300,
+      config: { capacity: 300 },
       observers: [forward],
       onCycle: (i, started) => {
         if (i !== 0) return;
@@ -158,6 +162,43 @@ replay(
     for (const cycle of recording.cycles) cycle.record.priorSlackWritesHeld = Number.NaN;
     await replayOf(recording);
     assert.is(hnswOf(replayed!).deferredRemoves, 0, 'without the flags no remove was held back');
+    rmSync(dir, { recursive: true });
+  },
+);
+
+replay(
+  'steps cut off at their deadline stop at the recorded candidate in the replay, and match bit for bit',
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'engram-replay-'));
+    // A host that slows down now and then: on every tenth cycle each clock read costs 0.25-1.2 ms, so
+    // the planner passes its deadline after a number of candidates that depends on that cycle's
+    // speed and on the effort rung the ladder is on (it steps back up after 3 calm cycles).
+    const slowdowns = [250_000, 500_000, 700_000, 900_000, 1_200_000];
+    const { config, run, recording } = await record(dir, 500, undefined, 'linear', undefined, {
+      config: { effortUpAfterCycles: 3 },
+      onCycle: (i, started) => {
+        started.clock.autoAdvanceNs = i % 10 === 9 ? slowdowns[Math.floor(i / 10) % slowdowns.length]! : 15_000;
+      },
+    });
+    assert.ok(run.loop.counters.anytimeCutoffs >= 10, `steps were cut off (${run.loop.counters.anytimeCutoffs})`);
+    const cut = recording.cycles.filter((c) => c.record.stepStatus === Status.deadline);
+    const stoppedAt = new Set(cut.map((c) => c.record.stepWork));
+    assert.ok(stoppedAt.size >= 2, `cut off after several different candidate counts (${[...stoppedAt]})`);
+    const full = recording.cycles.find((c) => c.record.stepStatus === Status.ok)!.record.stepWork;
+    for (const work of stoppedAt) assert.ok(work >= 1 && work < full, `${work} of ${full} candidates`);
+    const replayOf = () =>
+      replayRecording(recording, (parts) =>
+        composeLoop({ config, ...parts, log: new CapturingLog(), index: 'linear' }),
+      );
+    const report = await replayOf();
+    assert.is(report.divergence, undefined, JSON.stringify(report.divergence));
+    assert.is(report.matchedCycles, 500);
+    // A recording from before the counts were kept: the replay's planner follows its own clock,
+    // scores every candidate where the run was cut off, and the report says why it differs.
+    for (const cycle of recording.cycles) cycle.record.stepWork = Number.NaN;
+    const unscripted = await replayOf();
+    assert.ok(unscripted.divergence, 'a replay that ignores the recorded counts diverges');
+    assert.match(unscripted.divergence!.note ?? '', /cut off at its deadline/);
     rmSync(dir, { recursive: true });
   },
 );
