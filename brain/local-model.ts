@@ -35,6 +35,8 @@ export class LocalLinearModel {
   rolloutValue = 0;
   /** squared-distance scale of the neighbour weights (set before fit) */
   bandwidth = 1.5;
+  /** fitValue has run since the last fit (beta holds coefficients, not samples; couplings are current) */
+  private valueFitted = true;
   private readonly dim: number;
   private readonly actionDim: number;
   private readonly maxK: number;
@@ -46,7 +48,7 @@ export class LocalLinearModel {
   private readonly nextFeatures: Float64Array;
   /** dual coefficients for [outcome..., reward]: k x (dim + 1) */
   private readonly alpha: Float64Array;
-  /** dual coefficients for value: k */
+  /** dual coefficients for value: k (the value samples between `fit` and `fitValue`) */
   private readonly beta: Float64Array;
   private readonly gram: Float64Array;
   /** alpha_l (outcome part) . stateFeatures_j: how a predicted step moves each neighbour's state dot (k x k) */
@@ -189,7 +191,20 @@ export class LocalLinearModel {
       choleskySolve(gram, k, this.column);
       for (let j = 0; j < k; j++) this.alpha[j * outputs + o] = this.column[j]!;
     }
+    this.valueFitted = false;
+  }
 
+  /**
+   * The second half of a fit, which only `rollout` and `evaluateValue` use: the value fit and the
+   * couplings. Run on their first call after `fit`; a planner that only calls `predict` (the walk
+   * and lookup rollouts) skips more than half of the fit's arithmetic.
+   */
+  private fitValue(): void {
+    this.valueFitted = true;
+    const k = this.count;
+    const dim = this.dim;
+    const outputs = dim + 1;
+    const gram = this.gram;
     // Value: Gram over (next state, bias) features; with the quadratic kernel (1 + v.v')^2 the
     // value can bend (a hilltop such as a balanced pole, where a linear fit has no gradient).
     const quadratic = this.quadraticValue;
@@ -236,6 +251,7 @@ export class LocalLinearModel {
       this.rolloutScore = 0;
       return;
     }
+    if (!this.valueFitted) this.fitValue();
     const actionDim = this.actionDim;
     const outputs = this.dim + 1;
     const rewardColumn = this.dim;
@@ -333,6 +349,7 @@ export class LocalLinearModel {
       this.lastValue = 0;
       return;
     }
+    if (!this.valueFitted) this.fitValue();
     const dim = this.dim;
     let value = 0;
     for (let j = 0; j < k; j++) {

@@ -146,6 +146,17 @@ export class Planner {
   /** epoch stamps per slot: dedupes a rollout step's neighbour set without clearing anything */
   private readonly visited: Uint32Array;
   private epoch = 0;
+  /**
+   * The first walk step's candidate experiences, gathered once per `choose`: every candidate action
+   * walks from the same start set, so only the distances differ. Slots in the order the walk would
+   * meet them (deduped), and their contexts side by side (one cache-friendly block instead of
+   * scattered rows of the store read again for every candidate).
+   */
+  private readonly firstWalkSlots: Int32Array;
+  private readonly firstWalkContexts: Float32Array;
+  private firstWalkCount = 0;
+  /** the squared distance keepNearest inserts at */
+  private walkDistance = 0;
   /** confidence and surprise at step 0 of the last rollout */
   private firstConfidence = 0;
   private firstSurprise = 0;
@@ -200,6 +211,10 @@ export class Planner {
     this.setA = new Int32Array(settings.modelK);
     this.setB = new Int32Array(settings.modelK);
     this.visited = new Uint32Array(store.capacity);
+    // each start experience, its successor and the successor's links
+    const firstWalkCapacity = settings.modelK * (2 + store.linksPerExperience);
+    this.firstWalkSlots = new Int32Array(firstWalkCapacity);
+    this.firstWalkContexts = new Float32Array(firstWalkCapacity * this.dim);
   }
 
   /** Effort from the loop's ladder, clamped to the preallocated maxima. */
@@ -243,6 +258,7 @@ export class Planner {
       this.local.bandwidth = this.model.stateBandwidth;
       this.local.fit(ctx, lookupSlots, lookupDistances, lookupCount);
       if (this.settings.rolloutDynamics === 'neighbours') this.measureActionSensitivity(ctx);
+      if (this.settings.rolloutReward === 'walk') this.gatherFirstWalk();
     }
     const deadlineNs = this.deadlineNs;
     const forced = this.forcedScored;
@@ -391,7 +407,7 @@ export class Planner {
         const delta = local.delta;
         for (let i = 0; i < dim; i++) x[i] = x[i]! + delta[i]!;
       }
-      if (walk) found = this.walkFrom(found);
+      if (walk) found = h === 0 ? this.walkFirst() : this.walkFrom(found);
       else found = index!.search(x, this.lookupSlots.length, this.lookupSlots, this.lookupDistances);
       const slots = this.lookupSlots;
       const distances = this.lookupDistances;
@@ -545,12 +561,78 @@ export class Planner {
         if (store.linkIsLive(successor, j)) kept = this.walkConsider(store.links[base + j]!, epoch, kept);
       }
     }
+    this.swapWalkSets();
+    return kept;
+  }
+
+  /** The walk's next set becomes its current one (lookupSlots / lookupDistances). */
+  private swapWalkSets(): void {
     const slots = this.walkSlots;
     this.walkSlots = this.lookupSlots;
     this.lookupSlots = slots;
     const distances = this.walkDistances;
     this.walkDistances = this.lookupDistances;
     this.lookupDistances = distances;
+  }
+
+  /**
+   * Collects the first walk step's candidates from the step's start set, in walkFrom's order and
+   * deduped as it dedupes them, with their contexts (see firstWalkSlots).
+   */
+  private gatherFirstWalk(): void {
+    const store = this.store;
+    const links = store.linksPerExperience;
+    const epoch = ++this.epoch;
+    const count = Math.min(this.startCount, this.lookupSlots.length);
+    const start = this.startSlots!;
+    let gathered = 0;
+    for (let m = 0; m < count; m++) {
+      const slot = start[m]!;
+      gathered = this.gatherOne(slot, epoch, gathered);
+      const successor = store.liveSuccessor(slot);
+      if (successor === NO_SLOT) continue;
+      gathered = this.gatherOne(successor, epoch, gathered);
+      const base = successor * links;
+      for (let j = 0; j < links; j++) {
+        if (store.linkIsLive(successor, j)) gathered = this.gatherOne(store.links[base + j]!, epoch, gathered);
+      }
+    }
+    this.firstWalkCount = gathered;
+  }
+
+  private gatherOne(slot: number, epoch: number, gathered: number): number {
+    const visited = this.visited;
+    if (visited[slot] === epoch) return gathered;
+    visited[slot] = epoch;
+    this.firstWalkSlots[gathered] = slot;
+    const dim = this.dim;
+    const context = this.store.context;
+    const into = this.firstWalkContexts;
+    const from = slot * dim;
+    const to = gathered * dim;
+    for (let i = 0; i < dim; i++) into[to + i] = context[from + i]!;
+    return gathered + 1;
+  }
+
+  /** walkFrom for the first rollout step, over the candidates gathered for this `choose`: the same result. */
+  private walkFirst(): number {
+    const dim = this.dim;
+    const contexts = this.firstWalkContexts;
+    const slots = this.firstWalkSlots;
+    const x = this.x;
+    const count = this.firstWalkCount;
+    let kept = 0;
+    for (let c = 0; c < count; c++) {
+      const base = c * dim;
+      let d = 0;
+      for (let i = 0; i < dim; i++) {
+        const e = contexts[base + i]! - x[i]!;
+        d += e * e;
+      }
+      this.walkDistance = d;
+      kept = this.keepNearest(slots[c]!, kept);
+    }
+    this.swapWalkSets();
     return kept;
   }
 
@@ -568,6 +650,17 @@ export class Planner {
       const e = context[base + i]! - x[i]!;
       d += e * e;
     }
+    this.walkDistance = d;
+    return this.keepNearest(slot, kept);
+  }
+
+  /**
+   * Inserts `slot`, at squared distance walkDistance from `x`, into the walk's sorted next set of
+   * `kept`, if near enough. The distance comes in a field: a double passed to a call V8 does not
+   * inline is boxed on the heap.
+   */
+  private keepNearest(slot: number, kept: number): number {
+    const d = this.walkDistance;
     const slots = this.walkSlots;
     const distances = this.walkDistances;
     const capacity = slots.length;

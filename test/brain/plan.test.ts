@@ -31,6 +31,33 @@ plan('honours its deadline under a mock clock: stops between candidates and retu
   assert.is(brain.counters.deadlineHits, 1);
 });
 
+plan(
+  'the first walk step over the candidates gathered once per step finds what the walk through the store finds',
+  async () => {
+    const { brain, frame, action, times } = await warmBrain(16);
+    brain.step(frame, Number.POSITIVE_INFINITY, action, times);
+    // The planner's internals, reached by name: walkFirst is an optimisation of walkFrom's first
+    // step, and this checks the two agree, slot for slot and bit for bit, at many predicted states.
+    const planner = brain.planner;
+    const x = planner['x'];
+    const startCount = Math.min(planner['startCount'], planner['lookupSlots'].length);
+    assert.ok(startCount > 0 && planner['firstWalkCount'] > startCount, 'the step gathered a walk set');
+    const random = lcg(11);
+    for (let trial = 0; trial < 50; trial++) {
+      const state = Array.from(x, () => random() * 4 - 2);
+      x.set(state);
+      const foundFirst = planner['walkFirst']();
+      const first = { slots: [...planner['lookupSlots']], distances: [...planner['lookupDistances']] };
+      x.set(state);
+      for (let n = 0; n < startCount; n++) planner['lookupSlots'][n] = planner['startSlots']![n]!;
+      const foundWalk = planner['walkFrom'](startCount);
+      assert.is(foundFirst, foundWalk);
+      assert.equal(first.slots.slice(0, foundFirst), [...planner['lookupSlots']].slice(0, foundWalk));
+      assert.equal(first.distances.slice(0, foundFirst), [...planner['lookupDistances']].slice(0, foundWalk));
+    }
+  },
+);
+
 plan('with time to spare it scores every candidate and reports ok', async () => {
   const { brain, frame, action, times } = await warmBrain(16);
   const status = brain.step(frame, Number.POSITIVE_INFINITY, action, times);
