@@ -135,6 +135,18 @@ export interface SizeResult {
   stepMaxNs: number;
   p99PerRunNs: number[];
   stages: { encodeP50Ns: number; lookupP50Ns: number; activationP50Ns: number; planP50Ns: number; storeP50Ns: number };
+  /**
+   * Where the slow steps' time goes: each stage's mean over the steps at or above their run's p99
+   * (median over runs), with `otherNs` the rest of those steps (the step outside its stages).
+   */
+  tailStages?: {
+    encodeNs: number;
+    lookupNs: number;
+    activationNs: number;
+    planNs: number;
+    storeNs: number;
+    otherNs: number;
+  };
   insert: Distribution;
   eviction: Distribution;
   fillSeconds: number;
@@ -364,6 +376,8 @@ async function measureSize(
   let gcWith = 0;
   let gcWithout = 0;
   const stageSums = [[], [], [], [], []] as number[][];
+  /** per run: the mean of each stage and of the rest (index 5) over the steps at or above its p99 */
+  const tailSums = [[], [], [], [], [], []] as number[][];
   for (let r = 0; r < repeats; r++) {
     // Each window starts from an empty young generation, so a GC inside it comes from what the
     // window allocates, not from the harness's statistics of the previous window.
@@ -380,6 +394,19 @@ async function measureSize(
       for (let s = 0; s < steps; s++) column[s] = stages[s * 5 + k]!;
       stageSums[k]!.push(distribution(column).p50);
     }
+    const tail = [0, 0, 0, 0, 0, 0];
+    let tailCount = 0;
+    for (let s = 0; s < steps; s++) {
+      if (samples[s]! < d.p99) continue;
+      tailCount++;
+      let inStages = 0;
+      for (let k = 0; k < 5; k++) {
+        tail[k]! += stages[s * 5 + k]!;
+        inStages += stages[s * 5 + k]!;
+      }
+      tail[5]! += samples[s]! - inStages;
+    }
+    for (let k = 0; k < 6; k++) tailSums[k]!.push(tail[k]! / Math.max(1, tailCount));
     await collectGarbage();
     const gcBase = new GcCounter().start();
     generatorOnly(steps);
@@ -410,6 +437,14 @@ async function measureSize(
       activationP50Ns: median(stageSums[2]!),
       planP50Ns: median(stageSums[3]!),
       storeP50Ns: median(stageSums[4]!),
+    },
+    tailStages: {
+      encodeNs: median(tailSums[0]!),
+      lookupNs: median(tailSums[1]!),
+      activationNs: median(tailSums[2]!),
+      planNs: median(tailSums[3]!),
+      storeNs: median(tailSums[4]!),
+      otherNs: median(tailSums[5]!),
     },
     insert,
     eviction,
@@ -666,6 +701,10 @@ function markdown(
     us(r.stepP999Ns),
     us(r.stepMaxNs),
     `${us(r.stages.lookupP50Ns)} / ${us(r.stages.planP50Ns)} / ${us(r.stages.storeP50Ns)}`,
+    r.tailStages === undefined
+      ? 'n/a'
+      : `${us(r.tailStages.planNs)} / ${us(r.tailStages.storeNs)} / ` +
+        us(r.tailStages.encodeNs + r.tailStages.lookupNs + r.tailStages.activationNs + r.tailStages.otherNs),
     `${us(r.insert.p50)} / ${us(r.insert.p99)}`,
     `${us(r.eviction.p50)} / ${us(r.eviction.p99)}`,
     r.marginalBytesPerExperience !== undefined && r.marginalBytesRatio !== undefined && r.n >= 100_000
@@ -695,6 +734,8 @@ function markdown(
     'maintain allocate (young-generation growth, median of 500-step windows without a scavenge); the HNSW',
     "path runs through engram's typed binding (native/hnsw: no allocation per search; hnswlib-node's cost",
     '~1.2 KB per step at 16 dims, ~2.7 KB at 64).',
+    '"steps >= p99": the mean of each stage over the steps at or above their run\'s p99 (where the tail',
+    'comes from; "rest" is encode, lookup, activation and the step outside its stages).',
     'Load average during each size is in',
     'the JSON (`loadAverage`): this 2-core machine is shared, so tails reflect other work too.',
     'Targets: p99 <= 500 µs at 1e4, <= 1000 µs at 1e5, <= 2000 µs at 1e6; zero GCs from the step; bytes <= 1.5x.',
@@ -710,6 +751,7 @@ function markdown(
         'p99.9',
         'max',
         'lookup / plan / store p50',
+        'steps >= p99: plan / store / rest',
         'insert p50 / p99',
         'evict p50 / p99',
         'bytes/exp marginal',
