@@ -315,10 +315,8 @@ export class LocalLinearModel {
     const k = this.count;
     const dim = this.dim;
     const actionDim = this.actionDim;
-    const delta = this.delta;
-    for (let i = 0; i < dim; i++) delta[i] = 0;
     if (k === 0) {
-      this.reward = 0;
+      this.predictNothing();
       return;
     }
     const inverseActionScale = 1 / this.actionHalfRange;
@@ -331,6 +329,42 @@ export class LocalLinearModel {
       }
       this.dots[j] = dot;
     }
+    this.predictFromDots();
+  }
+
+  /**
+   * `predict` at the fit's centre (the context the step started from), bit for bit: there every
+   * state term is an exact zero, which leaves each dot unchanged, so only the action terms are summed.
+   */
+  predictAtCentre(actions: Float32Array, offset: number): void {
+    const k = this.count;
+    const actionDim = this.actionDim;
+    if (k === 0) {
+      this.predictNothing();
+      return;
+    }
+    const inverseActionScale = 1 / this.actionHalfRange;
+    for (let j = 0; j < k; j++) {
+      let dot = BIAS2;
+      for (let i = 0; i < actionDim; i++) {
+        dot += (actions[offset + i]! - this.actionMid) * inverseActionScale * this.actionFeatures[j * actionDim + i]!;
+      }
+      this.dots[j] = dot;
+    }
+    this.predictFromDots();
+  }
+
+  private predictNothing(): void {
+    this.delta.fill(0);
+    this.reward = 0;
+  }
+
+  /** delta and reward from the kernel dots of the query with every neighbour (this.dots). */
+  private predictFromDots(): void {
+    const k = this.count;
+    const dim = this.dim;
+    const delta = this.delta;
+    for (let i = 0; i < dim; i++) delta[i] = 0;
     const outputs = dim + 1;
     let reward = 0;
     for (let j = 0; j < k; j++) {

@@ -87,6 +87,9 @@ export interface PlannerSettings {
 /** Candidates scored between clock reads (one candidate costs ~5-15 µs here). */
 const CLOCK_EVERY = 4;
 
+/** Dimensions summed between checks of a walk distance against the farthest kept one. */
+const PARTIAL_SUM_CHECK = 8;
+
 /** Planner.forcedScored when the deadline, not a recorded count, ends the search. */
 const NOT_FORCED = -1;
 
@@ -403,7 +406,9 @@ export class Planner {
       if (h > 0 && neighbourDynamics && found > 0) {
         this.neighbourStep(found, h * this.actionDim);
       } else {
-        local.predict(x, this.sequence, h * this.actionDim);
+        // every rollout starts at the fit's centre
+        if (h === 0) local.predictAtCentre(this.sequence, 0);
+        else local.predict(x, this.sequence, h * this.actionDim);
         const delta = local.delta;
         for (let i = 0; i < dim; i++) x[i] = x[i]! + delta[i]!;
       }
@@ -614,21 +619,33 @@ export class Planner {
     return gathered + 1;
   }
 
-  /** walkFrom for the first rollout step, over the candidates gathered for this `choose`: the same result. */
+  /**
+   * walkFrom for the first rollout step, over the candidates gathered for this `choose`: the same
+   * result. Once the next set is full, a distance stops being summed as soon as it reaches the set's
+   * farthest (a sum of squares only grows, and keepNearest would turn it away).
+   */
   private walkFirst(): number {
     const dim = this.dim;
     const contexts = this.firstWalkContexts;
     const slots = this.firstWalkSlots;
     const x = this.x;
     const count = this.firstWalkCount;
+    const capacity = this.walkSlots.length;
     let kept = 0;
     for (let c = 0; c < count; c++) {
       const base = c * dim;
+      const farthest = kept === capacity ? this.walkDistances[kept - 1]! : Number.POSITIVE_INFINITY;
       let d = 0;
-      for (let i = 0; i < dim; i++) {
-        const e = contexts[base + i]! - x[i]!;
-        d += e * e;
+      let i = 0;
+      while (i < dim) {
+        const end = i + PARTIAL_SUM_CHECK < dim ? i + PARTIAL_SUM_CHECK : dim;
+        for (; i < end; i++) {
+          const e = contexts[base + i]! - x[i]!;
+          d += e * e;
+        }
+        if (d >= farthest) break;
       }
+      if (d >= farthest) continue;
       this.walkDistance = d;
       kept = this.keepNearest(slots[c]!, kept);
     }
