@@ -15,7 +15,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Brain } from '../brain/brain.js';
 import { brainConfig } from '../brain/config.js';
 import { configHash, type SnapshotSection } from '../brain/memory/snapshot.js';
@@ -26,6 +25,7 @@ import { storeSection } from '../brain/memory/snapshot-store.js';
 import { PeriodicSnapshots, SnapshotWriter } from '../brain/memory/snapshot-writer.js';
 import { ExperienceStore, type StoreLayout } from '../brain/memory/store.js';
 import { type HnswBackend, type HnswOptions, hnswFactory } from '../brain/similarity/hnsw.js';
+import { nodeScript } from '../drivers/driver-script.js';
 import { durationFlag, numberFlag, parseCommandArgs, printJsonLast, type Subcommand } from '../runtime/cli/args.js';
 import { composeLoop } from '../runtime/cli/replay.js';
 import { systemClock } from '../runtime/clock.js';
@@ -62,11 +62,7 @@ function filledStore(layout: StoreLayout, seed: number): ExperienceStore {
   return store;
 }
 
-const restoreChild = (() => {
-  const fromSource = fileURLToPath(import.meta.url).endsWith('.ts');
-  const path = fileURLToPath(new URL(`./restore-child.${fromSource ? 'ts' : 'js'}`, import.meta.url));
-  return { path, nodeArgs: fromSource ? ['--import', 'tsx'] : [] };
-})();
+const restoreChild = nodeScript(import.meta.url, './restore-child');
 
 /** One restore in a fresh process (bench/restore-child.ts): the memory a robot finds at start-up. */
 function restoreInFreshProcess(path: string, layout: StoreLayout, hnsw?: HnswOptions): ChildRestore {

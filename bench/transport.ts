@@ -16,7 +16,6 @@
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Publisher, Pull } from 'zeromq';
 import type { Brain } from '../brain/brain.js';
 import { brainConfig } from '../brain/config.js';
@@ -24,6 +23,7 @@ import { createBrain } from '../brain/create.js';
 import { SinglePathIndex } from '../brain/linear-index.js';
 import type { VectorSource } from '../brain/memory/store.js';
 import { hnswFactory } from '../brain/similarity/hnsw.js';
+import { nodeScript } from '../drivers/driver-script.js';
 import { EngramClient } from '../drivers/zmq/client.js';
 import { ZmqDriver } from '../drivers/zmq/driver.js';
 import type { ProbeResult } from '../drivers/zmq/probe.js';
@@ -304,12 +304,7 @@ async function learningBrain(n: number, obs: number, actionSize: number): Promis
 type ProbeKind = 'node' | 'python';
 const probeKinds: readonly ProbeKind[] = ['node', 'python'];
 
-const nodeProbe = (() => {
-  const here = fileURLToPath(import.meta.url);
-  const fromSource = here.endsWith('.ts');
-  const path = fileURLToPath(new URL(`../drivers/zmq/probe.${fromSource ? 'ts' : 'js'}`, import.meta.url));
-  return { path, nodeArgs: fromSource ? ['--import', 'tsx'] : [] };
-})();
+const nodeProbe = nodeScript(import.meta.url, '../drivers/zmq/probe');
 const pythonProbe = join(repoRoot, 'bench', 'zmq_probe.py');
 
 function spawnProbeKind(kind: ProbeKind, args: string[]) {

@@ -5,7 +5,7 @@
  * `done` for the episode returns.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { nodeScript } from '../driver-script.js';
 import type { SimMode, SimServerSummary } from './server.js';
 
 export interface SimProcessOptions {
@@ -30,18 +30,8 @@ export interface SimProcess {
   kill(): void;
 }
 
-/** Node arguments to run server.ts (from source through tsx) or server.js (built). */
-function serverEntry(): { path: string; nodeArgs: string[] } {
-  const here = fileURLToPath(import.meta.url);
-  const fromSource = here.endsWith('.ts');
-  return {
-    path: fileURLToPath(new URL(`./server.${fromSource ? 'ts' : 'js'}`, import.meta.url)),
-    nodeArgs: fromSource ? ['--import', 'tsx'] : [],
-  };
-}
-
 export function spawnSimProcess(options: SimProcessOptions): SimProcess {
-  const entry = serverEntry();
+  const entry = nodeScript(import.meta.url, './server');
   const child = spawn(
     process.execPath,
     [
