@@ -319,16 +319,13 @@ export class LocalLinearModel {
       this.predictNothing();
       return;
     }
-    const inverseActionScale = 1 / this.actionHalfRange;
     for (let j = 0; j < k; j++) {
       let dot = BIAS2;
       for (let i = 0; i < dim; i++)
         dot += (x[i]! - this.centre[i]!) * this.stateScale * this.stateFeatures[j * dim + i]!;
-      for (let i = 0; i < actionDim; i++) {
-        dot += (actions[offset + i]! - this.actionMid) * inverseActionScale * this.actionFeatures[j * actionDim + i]!;
-      }
       this.dots[j] = dot;
     }
+    this.addActionTerms(actions, offset);
     this.predictFromDots();
   }
 
@@ -338,20 +335,30 @@ export class LocalLinearModel {
    */
   predictAtCentre(actions: Float32Array, offset: number): void {
     const k = this.count;
-    const actionDim = this.actionDim;
     if (k === 0) {
       this.predictNothing();
       return;
     }
+    for (let j = 0; j < k; j++) this.dots[j] = BIAS2;
+    this.addActionTerms(actions, offset);
+    this.predictFromDots();
+  }
+
+  /**
+   * Adds the action's terms to each neighbour's kernel dot (this.dots, which already holds the
+   * bias and state terms): summed after them, in the order predict has always used.
+   */
+  private addActionTerms(actions: Float32Array, offset: number): void {
+    const k = this.count;
+    const actionDim = this.actionDim;
     const inverseActionScale = 1 / this.actionHalfRange;
     for (let j = 0; j < k; j++) {
-      let dot = BIAS2;
+      let dot = this.dots[j]!;
       for (let i = 0; i < actionDim; i++) {
         dot += (actions[offset + i]! - this.actionMid) * inverseActionScale * this.actionFeatures[j * actionDim + i]!;
       }
       this.dots[j] = dot;
     }
-    this.predictFromDots();
   }
 
   private predictNothing(): void {

@@ -550,24 +550,36 @@ export class Planner {
    * follows where recorded trajectories went.
    */
   private walkFrom(count: number): number {
+    const kept = this.visitWalkCandidates(this.lookupSlots, count, false);
+    this.swapWalkSets();
+    return kept;
+  }
+
+  /**
+   * The walk's candidates from the set `from[0..count)`: each experience, its live successor and
+   * the successor's live links, each once (epoch stamps). Each is either considered for the next
+   * set (walkConsider) or, with `gather`, collected for the first walk step (gatherOne). Returns how
+   * many were kept or gathered.
+   */
+  private visitWalkCandidates(from: Int32Array, count: number, gather: boolean): number {
     const store = this.store;
     const links = store.linksPerExperience;
     const epoch = ++this.epoch;
-    const from = this.lookupSlots;
-    let kept = 0;
+    let n = 0;
     for (let m = 0; m < count; m++) {
       const slot = from[m]!;
-      kept = this.walkConsider(slot, epoch, kept);
+      n = gather ? this.gatherOne(slot, epoch, n) : this.walkConsider(slot, epoch, n);
       const successor = store.liveSuccessor(slot);
       if (successor === NO_SLOT) continue;
-      kept = this.walkConsider(successor, epoch, kept);
+      n = gather ? this.gatherOne(successor, epoch, n) : this.walkConsider(successor, epoch, n);
       const base = successor * links;
       for (let j = 0; j < links; j++) {
-        if (store.linkIsLive(successor, j)) kept = this.walkConsider(store.links[base + j]!, epoch, kept);
+        if (!store.linkIsLive(successor, j)) continue;
+        const linked = store.links[base + j]!;
+        n = gather ? this.gatherOne(linked, epoch, n) : this.walkConsider(linked, epoch, n);
       }
     }
-    this.swapWalkSets();
-    return kept;
+    return n;
   }
 
   /** The walk's next set becomes its current one (lookupSlots / lookupDistances). */
@@ -585,24 +597,8 @@ export class Planner {
    * deduped as it dedupes them, with their contexts (see firstWalkSlots).
    */
   private gatherFirstWalk(): void {
-    const store = this.store;
-    const links = store.linksPerExperience;
-    const epoch = ++this.epoch;
     const count = Math.min(this.startCount, this.lookupSlots.length);
-    const start = this.startSlots!;
-    let gathered = 0;
-    for (let m = 0; m < count; m++) {
-      const slot = start[m]!;
-      gathered = this.gatherOne(slot, epoch, gathered);
-      const successor = store.liveSuccessor(slot);
-      if (successor === NO_SLOT) continue;
-      gathered = this.gatherOne(successor, epoch, gathered);
-      const base = successor * links;
-      for (let j = 0; j < links; j++) {
-        if (store.linkIsLive(successor, j)) gathered = this.gatherOne(store.links[base + j]!, epoch, gathered);
-      }
-    }
-    this.firstWalkCount = gathered;
+    this.firstWalkCount = this.visitWalkCandidates(this.startSlots!, count, true);
   }
 
   private gatherOne(slot: number, epoch: number, gathered: number): number {
