@@ -46,8 +46,10 @@ export class LocalLinearModel {
   private readonly stateFeatures: Float64Array;
   /** action features (scaled to [-1, 1]): k x actionDim */
   private readonly actionFeatures: Float64Array;
-  /** next-state features: k x dim */
+  /** next-state features: k x dim (built by fitValue) */
   private readonly nextFeatures: Float64Array;
+  /** the slots of the current fit's neighbours */
+  private readonly fitSlots: Int32Array;
   /** the neighbours' [outcome..., reward]: k x (dim + 1), the fit's targets */
   private readonly targets: Float64Array;
   /** dual coefficients for [outcome..., reward]: k x (dim + 1), solved from targets when first needed */
@@ -108,6 +110,7 @@ export class LocalLinearModel {
     this.stateFeatures = new Float64Array(maxK * dim);
     this.actionFeatures = new Float64Array(maxK * this.actionDim);
     this.nextFeatures = new Float64Array(maxK * dim);
+    this.fitSlots = new Int32Array(maxK);
     this.targets = new Float64Array(maxK * (dim + 1));
     this.alpha = new Float64Array(maxK * (dim + 1));
     this.featureSolves = new Float64Array(maxK * (this.actionDim + 1));
@@ -155,12 +158,9 @@ export class LocalLinearModel {
     for (let j = 0; j < k; j++) {
       const slot = slots[j]!;
       this.kernelWeights[j] = Math.exp((distanceMin - distances[j]!) / bandwidth);
+      this.fitSlots[j] = slot;
       const base = slot * dim;
-      for (let i = 0; i < dim; i++) {
-        const relative = store.context[base + i]! - x[i]!;
-        this.stateFeatures[j * dim + i] = relative;
-        this.nextFeatures[j * dim + i] = relative + store.outcome[base + i]!;
-      }
+      for (let i = 0; i < dim; i++) this.stateFeatures[j * dim + i] = store.context[base + i]! - x[i]!;
       const actionBase = slot * actionDim;
       for (let i = 0; i < actionDim; i++) {
         this.actionFeatures[j * actionDim + i] = (store.action[actionBase + i]! - this.actionMid) * inverseActionScale;
@@ -172,19 +172,12 @@ export class LocalLinearModel {
     }
     // Standardise the state blocks: neighbours sit close to the centre, so raw relative features are
     // tiny next to the action features and a fixed ridge would erase every state effect (and the
-    // value gradient). Features are divided by their RMS norm; queries get the same scale.
+    // value gradient). Features are divided by their RMS norm; queries get the same scale. (The
+    // next-state block is built the same way, by fitValue, when a value is first asked for.)
     let stateSquares = 0;
-    let nextSquares = 0;
-    for (let q = 0; q < k * dim; q++) {
-      stateSquares += this.stateFeatures[q]! * this.stateFeatures[q]!;
-      nextSquares += this.nextFeatures[q]! * this.nextFeatures[q]!;
-    }
+    for (let q = 0; q < k * dim; q++) stateSquares += this.stateFeatures[q]! * this.stateFeatures[q]!;
     this.stateScale = 1 / Math.sqrt(stateSquares / k + 1e-12);
-    this.nextScale = 1 / Math.sqrt(nextSquares / k + 1e-12);
-    for (let q = 0; q < k * dim; q++) {
-      this.stateFeatures[q] = this.stateFeatures[q]! * this.stateScale;
-      this.nextFeatures[q] = this.nextFeatures[q]! * this.nextScale;
-    }
+    for (let q = 0; q < k * dim; q++) this.stateFeatures[q] = this.stateFeatures[q]! * this.stateScale;
     // A linear value extrapolates; keep it within the samples' range (plus a little).
     const margin = 0.1 * (valueMax - valueMin);
     this.valueMin = valueMin - margin;
@@ -192,10 +185,22 @@ export class LocalLinearModel {
 
     // Outcome and reward: Gram over (state, action, bias) features.
     const gram = this.gram;
+    const features = this.stateFeatures;
+    const unrolled = dim - (dim % 4);
     for (let a = 0; a < k; a++) {
+      const rowA = a * dim;
       for (let b = 0; b <= a; b++) {
+        const rowB = b * dim;
         let sum = BIAS2;
-        for (let i = 0; i < dim; i++) sum += this.stateFeatures[a * dim + i]! * this.stateFeatures[b * dim + i]!;
+        // unrolled by hand, summed in order
+        let i = 0;
+        for (; i < unrolled; i += 4) {
+          sum += features[rowA + i]! * features[rowB + i]!;
+          sum += features[rowA + i + 1]! * features[rowB + i + 1]!;
+          sum += features[rowA + i + 2]! * features[rowB + i + 2]!;
+          sum += features[rowA + i + 3]! * features[rowB + i + 3]!;
+        }
+        for (; i < dim; i++) sum += features[rowA + i]! * features[rowB + i]!;
         for (let i = 0; i < actionDim; i++) {
           sum += this.actionFeatures[a * actionDim + i]! * this.actionFeatures[b * actionDim + i]!;
         }
@@ -243,6 +248,7 @@ export class LocalLinearModel {
     this.valueFitted = true;
     const k = this.count;
     const dim = this.dim;
+    this.buildNextFeatures();
     const outputs = dim + 1;
     const gram = this.gram;
     // Value: Gram over (next state, bias) features; with the quadratic kernel (1 + v.v')^2 the
@@ -395,6 +401,27 @@ export class LocalLinearModel {
       if (o < dim) delta[o] = sum;
       else this.reward = sum;
     }
+  }
+
+  /**
+   * The value samples' features: each neighbour's next context relative to the centre, scaled by
+   * their RMS norm (nextScale). Reads the neighbours fit saw from the store: within the same step.
+   */
+  private buildNextFeatures(): void {
+    const k = this.count;
+    const dim = this.dim;
+    const store = this.store;
+    const next = this.nextFeatures;
+    for (let j = 0; j < k; j++) {
+      const base = this.fitSlots[j]! * dim;
+      for (let i = 0; i < dim; i++) {
+        next[j * dim + i] = store.context[base + i]! - this.centre[i]! + store.outcome[base + i]!;
+      }
+    }
+    let nextSquares = 0;
+    for (let q = 0; q < k * dim; q++) nextSquares += next[q]! * next[q]!;
+    this.nextScale = 1 / Math.sqrt(nextSquares / k + 1e-12);
+    for (let q = 0; q < k * dim; q++) next[q] = next[q]! * this.nextScale;
   }
 
   /**
