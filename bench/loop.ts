@@ -31,6 +31,7 @@ import { LoopRunner } from '../runtime/loop-runner.js';
 import { actionLimits, SafetyFilter } from '../runtime/safety.js';
 import type { WaiterStrategy } from '../runtime/timing.js';
 import { describeMachine, machineLine, table, updateBenchmarksDoc, us, writeResult } from './lib/report.js';
+import { coveredNs, startStallWitness, type WitnessReport } from './lib/stall-witness.js';
 import { distribution, GcCounter, median } from './lib/stats.js';
 import { type CyclictestResult, realtimePermitted, runCyclictest, setRealtime } from './timing.js';
 
@@ -79,6 +80,10 @@ class CycleSampler implements CycleObserver {
   readonly lateness: Float64Array;
   readonly cycle: Float64Array;
   readonly step: Float64Array;
+  /** when the tick the loop waited for was due, when it woke, and the ticks it skipped */
+  readonly waitedForNs: Float64Array;
+  readonly wokeNs: Float64Array;
+  readonly skipped: Float64Array;
   constructor(
     capacity: number,
     private readonly periodNs: number,
@@ -86,10 +91,16 @@ class CycleSampler implements CycleObserver {
     this.lateness = new Float64Array(capacity);
     this.cycle = new Float64Array(capacity);
     this.step = new Float64Array(capacity);
+    this.waitedForNs = new Float64Array(capacity);
+    this.wokeNs = new Float64Array(capacity);
+    this.skipped = new Float64Array(capacity);
   }
   cycleDone(record: CycleRecord): void {
     if (this.count >= this.lateness.length) return;
     this.lateness[this.count] = record.latenessNs + record.skippedTicks * this.periodNs;
+    this.waitedForNs[this.count] = record.dueNs - record.skippedTicks * this.periodNs;
+    this.wokeNs[this.count] = record.wokeNs;
+    this.skipped[this.count] = record.skippedTicks;
     this.cycle[this.count] = record.cycleNs;
     this.step[this.count] = record.encodeNs + record.lookupNs + record.activationNs + record.planNs;
     this.count++;
@@ -228,6 +239,32 @@ interface RateResult {
   cyclictest: CyclictestResult;
   /** our p99 lateness over cyclictest's p99 at the same interval and priority */
   p99Ratio: number;
+  /** what the per-CPU stall witnesses saw during the run (bench/lib/stall-witness.ts) */
+  witness: {
+    available: boolean;
+    reason?: string;
+    /** intervals in which every CPU's witness was stalled: count, total and longest (ms) */
+    machineStalls: number;
+    machineStallMs: number;
+    longestMachineStallMs: number;
+  };
+  /** skipped ticks that fell inside machine-wide stalls */
+  skippedInMachineStalls: number;
+  /** the rate error had those ticks run */
+  rateErrorOutsideStallsPercent: number;
+}
+
+/** Skipped ticks whose time the machine-wide stalls cover (whole periods of each late wake). */
+function skippedInStalls(sampler: CycleSampler, report: WitnessReport, periodNs: number): number {
+  if (!report.available || report.machineStalls.length === 0) return 0;
+  let ticks = 0;
+  for (let i = 0; i < sampler.count; i++) {
+    const skipped = sampler.skipped[i]!;
+    if (skipped === 0) continue;
+    const covered = coveredNs(report.machineStalls, sampler.waitedForNs[i]!, sampler.wokeNs[i]!);
+    ticks += Math.min(skipped, Math.floor(covered / periodNs));
+  }
+  return ticks;
 }
 
 async function runRate(
@@ -290,9 +327,14 @@ async function runRate(
       throw new Error(`bench loop --strategy ${strategy}: ${why}`);
     },
   });
+  const witness = startStallWitness();
   const gc = new GcCounter().start();
   await runner.run();
   const gcs = await gc.stop();
+  const witnessed = await witness.stop();
+  const periodNs = 1e9 / rateHz;
+  const inStalls = skippedInStalls(sampler, witnessed, periodNs);
+  const stallLengths = witnessed.machineStalls.map(([start, end]) => (end - start) / 1e6);
   const c = loop.counters;
   const lateness = distribution(sampler.lateness, sampler.count);
   const step = distribution(sampler.step, sampler.count);
@@ -324,6 +366,15 @@ async function runRate(
     realtime,
     cyclictest,
     p99Ratio: cyclictest.available ? lateness.p99 / 1e3 / Math.max(1, cyclictest.p99Us) : Number.NaN,
+    witness: {
+      available: witnessed.available,
+      ...(witnessed.reason === undefined ? {} : { reason: witnessed.reason }),
+      machineStalls: stallLengths.length,
+      machineStallMs: stallLengths.reduce((sum, ms) => sum + ms, 0),
+      longestMachineStallMs: Math.max(0, ...stallLengths),
+    },
+    skippedInMachineStalls: inStalls,
+    rateErrorOutsideStallsPercent: ((achieved * (1 + inStalls / Math.max(1, c.cycles - 1)) - rateHz) / rateHz) * 100,
   };
 }
 
@@ -398,7 +449,11 @@ export const command: Subcommand = {
             `${rateHz} Hz${realtime ? ' rt' : ''}: achieved ${result.achievedRateHz.toFixed(3)} Hz (${result.rateErrorPercent.toFixed(3)}%), ` +
               `lateness p50 ${result.lateness.p50Us.toFixed(1)} p99 ${result.lateness.p99Us.toFixed(0)} max ${result.lateness.maxUs.toFixed(0)} µs, ` +
               `overruns ${result.overruns} (${result.overrunPercent.toFixed(2)}%), skipped ${result.skippedTicks}, step p99 ${result.stepUs.p99.toFixed(0)} µs, ` +
-              `cyclictest p99 ${result.cyclictest.p99Us} µs, ratio ${result.p99Ratio.toFixed(2)}, effort ${result.effortLevelEnd}, gc ${result.gc.minor}/${result.gc.major}`,
+              `cyclictest p99 ${result.cyclictest.p99Us} µs, ratio ${result.p99Ratio.toFixed(2)}, effort ${result.effortLevelEnd}, gc ${result.gc.minor}/${result.gc.major}; ` +
+              (result.witness.available
+                ? `machine-wide stalls ${result.witness.machineStalls} (${result.witness.machineStallMs.toFixed(1)} ms, longest ${result.witness.longestMachineStallMs.toFixed(1)}), ` +
+                  `${result.skippedInMachineStalls} skipped ticks inside them, rate error outside them ${result.rateErrorOutsideStallsPercent.toFixed(3)}%`
+                : `no stall witness: ${result.witness.reason}`),
           );
         }
       }
@@ -428,6 +483,9 @@ export const command: Subcommand = {
         cycleP99Us: med((r) => r.cycleUs.p99),
         cyclictestP99Us: med((r) => r.cyclictest.p99Us),
         p99Ratio: med((r) => r.p99Ratio),
+        machineStallMs: med((r) => r.witness.machineStallMs),
+        skippedInMachineStalls: med((r) => r.skippedInMachineStalls),
+        rateErrorOutsideStallsPercent: med((r) => r.rateErrorOutsideStallsPercent),
         gcMinor: med((r) => r.gc.minor),
         gcMajor: med((r) => r.gc.major),
       };
@@ -449,6 +507,9 @@ export const command: Subcommand = {
       us(s.cyclictestP99Us * 1e3),
       s.p99Ratio.toFixed(2),
       `${s.gcMinor}/${s.gcMajor}`,
+      s.machineStallMs.toFixed(1),
+      s.skippedInMachineStalls,
+      `${s.rateErrorOutsideStallsPercent.toFixed(3)}%`,
     ]);
     updateBenchmarksDoc(
       'loop',
@@ -461,8 +522,13 @@ Budget 80% of the period; lateness = wake minus the tick waited for (µs; a wake
 full, as cyclictest counts it, and that tick is skipped); medians over ${repeats} repeat(s) of ${seconds} s.
 "rt" rows: the process under SCHED_FIFO 50 and cyclictest -p 50; other rows: normal scheduling for both.
 Targets: achieved rate within 0.1%, p99 lateness <= 2x cyclictest p99, overruns < 0.5% at 500 Hz.
+Machine-wide stalls: during each run one witness per CPU (bench/stall-witness.py, pinned, 1 ms ticks) records
+every wake over 2 ms late; "machine stalls ms" is the time in which every CPU's witness was stalled at once
+(the whole machine, which nothing in the process can cause or avoid), "skipped in them" the loop's skipped
+ticks inside that time, and "error outside them" the rate error had those ticks run. The target is the
+"error" column; the last two say how much of it the machine's stalls explain.
 
-${table(['rate', 'achieved Hz', 'error', 'late p50', 'late p99', 'p99.9', 'max', 'overruns', 'skipped', 'step p99', 'cyclictest p99', 'p99 ratio', 'GC'], rows)}
+${table(['rate', 'achieved Hz', 'error', 'late p50', 'late p99', 'p99.9', 'max', 'overruns', 'skipped', 'step p99', 'cyclictest p99', 'p99 ratio', 'GC', 'machine stalls ms', 'skipped in them', 'error outside them'], rows)}
 `,
     );
     if (args.values.json) printJsonLast({ settings, summary });
