@@ -37,8 +37,6 @@ export class LocalLinearModel {
   bandwidth = 1.5;
   /** fitValue has run since the last fit (beta holds coefficients, not samples; couplings are current) */
   private valueFitted = true;
-  /** alpha holds the solved dual coefficients of the current fit (solveAlpha has run since it) */
-  private alphaSolved = true;
   private readonly dim: number;
   private readonly actionDim: number;
   private readonly maxK: number;
@@ -46,27 +44,10 @@ export class LocalLinearModel {
   private readonly stateFeatures: Float64Array;
   /** action features (scaled to [-1, 1]): k x actionDim */
   private readonly actionFeatures: Float64Array;
-  /** next-state features: k x dim (built by fitValue) */
+  /** next-state features: k x dim */
   private readonly nextFeatures: Float64Array;
-  /** the slots of the current fit's neighbours */
-  private readonly fitSlots: Int32Array;
-  /** the neighbours' [outcome..., reward]: k x (dim + 1), the fit's targets */
-  private readonly targets: Float64Array;
-  /** dual coefficients for [outcome..., reward]: k x (dim + 1), solved from targets when first needed */
+  /** dual coefficients for [outcome..., reward]: k x (dim + 1) */
   private readonly alpha: Float64Array;
-  /** Gram^-1 applied to the bias and action feature columns: k x (actionDim + 1) (fitCentreGains) */
-  private readonly featureSolves: Float64Array;
-  /**
-   * The fit at its centre in primal form: outputs (outcome..., reward) = centreOutputs + the sum
-   * over action dimensions m of u_m * actionGains[m], u the scaled action. At the centre every
-   * state term is zero, so a prediction there is affine in the action: (dim + 1) x (actionDim + 1)
-   * multiply-adds instead of k x (dim + 1) through the dual coefficients.
-   */
-  private readonly centreOutputs: Float64Array;
-  /** actionDim x (dim + 1), row-major */
-  private readonly actionGains: Float64Array;
-  /** the scaled action of the last predictAtCentre (u_m) */
-  private readonly scaledAction: Float64Array;
   /** dual coefficients for value: k (the value samples between `fit` and `fitValue`) */
   private readonly beta: Float64Array;
   private readonly gram: Float64Array;
@@ -110,13 +91,7 @@ export class LocalLinearModel {
     this.stateFeatures = new Float64Array(maxK * dim);
     this.actionFeatures = new Float64Array(maxK * this.actionDim);
     this.nextFeatures = new Float64Array(maxK * dim);
-    this.fitSlots = new Int32Array(maxK);
-    this.targets = new Float64Array(maxK * (dim + 1));
     this.alpha = new Float64Array(maxK * (dim + 1));
-    this.featureSolves = new Float64Array(maxK * (this.actionDim + 1));
-    this.centreOutputs = new Float64Array(dim + 1);
-    this.actionGains = new Float64Array(this.actionDim * (dim + 1));
-    this.scaledAction = new Float64Array(this.actionDim);
     this.beta = new Float64Array(maxK);
     this.gram = new Float64Array(maxK * maxK);
     this.stateCoupling = new Float64Array(maxK * maxK);
@@ -158,9 +133,12 @@ export class LocalLinearModel {
     for (let j = 0; j < k; j++) {
       const slot = slots[j]!;
       this.kernelWeights[j] = Math.exp((distanceMin - distances[j]!) / bandwidth);
-      this.fitSlots[j] = slot;
       const base = slot * dim;
-      for (let i = 0; i < dim; i++) this.stateFeatures[j * dim + i] = store.context[base + i]! - x[i]!;
+      for (let i = 0; i < dim; i++) {
+        const relative = store.context[base + i]! - x[i]!;
+        this.stateFeatures[j * dim + i] = relative;
+        this.nextFeatures[j * dim + i] = relative + store.outcome[base + i]!;
+      }
       const actionBase = slot * actionDim;
       for (let i = 0; i < actionDim; i++) {
         this.actionFeatures[j * actionDim + i] = (store.action[actionBase + i]! - this.actionMid) * inverseActionScale;
@@ -172,12 +150,19 @@ export class LocalLinearModel {
     }
     // Standardise the state blocks: neighbours sit close to the centre, so raw relative features are
     // tiny next to the action features and a fixed ridge would erase every state effect (and the
-    // value gradient). Features are divided by their RMS norm; queries get the same scale. (The
-    // next-state block is built the same way, by fitValue, when a value is first asked for.)
+    // value gradient). Features are divided by their RMS norm; queries get the same scale.
     let stateSquares = 0;
-    for (let q = 0; q < k * dim; q++) stateSquares += this.stateFeatures[q]! * this.stateFeatures[q]!;
+    let nextSquares = 0;
+    for (let q = 0; q < k * dim; q++) {
+      stateSquares += this.stateFeatures[q]! * this.stateFeatures[q]!;
+      nextSquares += this.nextFeatures[q]! * this.nextFeatures[q]!;
+    }
     this.stateScale = 1 / Math.sqrt(stateSquares / k + 1e-12);
-    for (let q = 0; q < k * dim; q++) this.stateFeatures[q] = this.stateFeatures[q]! * this.stateScale;
+    this.nextScale = 1 / Math.sqrt(nextSquares / k + 1e-12);
+    for (let q = 0; q < k * dim; q++) {
+      this.stateFeatures[q] = this.stateFeatures[q]! * this.stateScale;
+      this.nextFeatures[q] = this.nextFeatures[q]! * this.nextScale;
+    }
     // A linear value extrapolates; keep it within the samples' range (plus a little).
     const margin = 0.1 * (valueMax - valueMin);
     this.valueMin = valueMin - margin;
@@ -185,22 +170,10 @@ export class LocalLinearModel {
 
     // Outcome and reward: Gram over (state, action, bias) features.
     const gram = this.gram;
-    const features = this.stateFeatures;
-    const unrolled = dim - (dim % 4);
     for (let a = 0; a < k; a++) {
-      const rowA = a * dim;
       for (let b = 0; b <= a; b++) {
-        const rowB = b * dim;
         let sum = BIAS2;
-        // unrolled by hand, summed in order
-        let i = 0;
-        for (; i < unrolled; i += 4) {
-          sum += features[rowA + i]! * features[rowB + i]!;
-          sum += features[rowA + i + 1]! * features[rowB + i + 1]!;
-          sum += features[rowA + i + 2]! * features[rowB + i + 2]!;
-          sum += features[rowA + i + 3]! * features[rowB + i + 3]!;
-        }
-        for (; i < dim; i++) sum += features[rowA + i]! * features[rowB + i]!;
+        for (let i = 0; i < dim; i++) sum += this.stateFeatures[a * dim + i]! * this.stateFeatures[b * dim + i]!;
         for (let i = 0; i < actionDim; i++) {
           sum += this.actionFeatures[a * actionDim + i]! * this.actionFeatures[b * actionDim + i]!;
         }
@@ -210,31 +183,15 @@ export class LocalLinearModel {
     }
     choleskyInPlace(gram, k);
     const outputs = dim + 1;
-    const targets = this.targets;
-    for (let j = 0; j < k; j++) {
-      const slot = slots[j]!;
-      const row = j * outputs;
-      const base = slot * dim;
-      for (let o = 0; o < dim; o++) targets[row + o] = store.outcome[base + o]!;
-      targets[row + dim] = store.reward[slot]!;
+    for (let o = 0; o < outputs; o++) {
+      for (let j = 0; j < k; j++) {
+        const slot = slots[j]!;
+        this.column[j] = o < dim ? store.outcome[slot * dim + o]! : store.reward[slot]!;
+      }
+      choleskySolve(gram, k, this.column);
+      for (let j = 0; j < k; j++) this.alpha[j * outputs + o] = this.column[j]!;
     }
-    this.fitCentreGains();
-    this.alphaSolved = false;
     this.valueFitted = false;
-  }
-
-  /**
-   * The dual coefficients alpha = Gram^-1 targets, which `predict` away from the centre, `rollout`
-   * and the value fit need; a planner that only predicts at the centre never pays for them (every
-   * output's right-hand side, dim + 1 of them, against actionDim + 1 for the centre gains).
-   */
-  private solveAlpha(): void {
-    this.alphaSolved = true;
-    const size = this.count * (this.dim + 1);
-    const alpha = this.alpha;
-    const targets = this.targets;
-    for (let q = 0; q < size; q++) alpha[q] = targets[q]!;
-    choleskySolveRows(this.gram, this.count, alpha, this.dim + 1);
   }
 
   /**
@@ -243,12 +200,9 @@ export class LocalLinearModel {
    * and lookup rollouts) skips more than half of the fit's arithmetic.
    */
   private fitValue(): void {
-    // the couplings need alpha, and the value Gram below overwrites the outcome Gram's factor
-    if (!this.alphaSolved) this.solveAlpha();
     this.valueFitted = true;
     const k = this.count;
     const dim = this.dim;
-    this.buildNextFeatures();
     const outputs = dim + 1;
     const gram = this.gram;
     // Value: Gram over (next state, bias) features; with the quadratic kernel (1 + v.v')^2 the
@@ -360,11 +314,11 @@ export class LocalLinearModel {
   predict(x: Float32Array, actions: Float32Array, offset: number): void {
     const k = this.count;
     const dim = this.dim;
+    const actionDim = this.actionDim;
     if (k === 0) {
       this.predictNothing();
       return;
     }
-    if (!this.alphaSolved) this.solveAlpha();
     for (let j = 0; j < k; j++) {
       let dot = BIAS2;
       for (let i = 0; i < dim; i++)
@@ -376,84 +330,18 @@ export class LocalLinearModel {
   }
 
   /**
-   * `predict` at the fit's centre (the context the step started from), through the primal form
-   * (centreOutputs, actionGains): the same linear function summed in another order, so equal to
-   * `predict` there up to rounding.
+   * `predict` at the fit's centre (the context the step started from), bit for bit: there every
+   * state term is an exact zero, which leaves each dot unchanged, so only the action terms are summed.
    */
   predictAtCentre(actions: Float32Array, offset: number): void {
-    if (this.count === 0) {
+    const k = this.count;
+    if (k === 0) {
       this.predictNothing();
       return;
     }
-    const dim = this.dim;
-    const outputs = dim + 1;
-    const actionDim = this.actionDim;
-    const inverseActionScale = 1 / this.actionHalfRange;
-    const u = this.scaledAction;
-    for (let m = 0; m < actionDim; m++) u[m] = (actions[offset + m]! - this.actionMid) * inverseActionScale;
-    const centre = this.centreOutputs;
-    const gains = this.actionGains;
-    const delta = this.delta;
-    for (let o = 0; o < outputs; o++) {
-      let sum = centre[o]!;
-      for (let m = 0; m < actionDim; m++) sum += u[m]! * gains[m * outputs + o]!;
-      if (o < dim) delta[o] = sum;
-      else this.reward = sum;
-    }
-  }
-
-  /**
-   * The value samples' features: each neighbour's next context relative to the centre, scaled by
-   * their RMS norm (nextScale). Reads the neighbours fit saw from the store: within the same step.
-   */
-  private buildNextFeatures(): void {
-    const k = this.count;
-    const dim = this.dim;
-    const store = this.store;
-    const next = this.nextFeatures;
-    for (let j = 0; j < k; j++) {
-      const base = this.fitSlots[j]! * dim;
-      for (let i = 0; i < dim; i++) {
-        next[j * dim + i] = store.context[base + i]! - this.centre[i]! + store.outcome[base + i]!;
-      }
-    }
-    let nextSquares = 0;
-    for (let q = 0; q < k * dim; q++) nextSquares += next[q]! * next[q]!;
-    this.nextScale = 1 / Math.sqrt(nextSquares / k + 1e-12);
-    for (let q = 0; q < k * dim; q++) next[q] = next[q]! * this.nextScale;
-  }
-
-  /**
-   * centreOutputs and actionGains of the fit just made. They are alpha^T (the bias column, each
-   * action feature column) = targets^T z, where Gram z = that column (Gram is symmetric): actionDim
-   * + 1 solves instead of alpha's dim + 1.
-   */
-  private fitCentreGains(): void {
-    const k = this.count;
-    const outputs = this.dim + 1;
-    const actionDim = this.actionDim;
-    const width = actionDim + 1;
-    const solves = this.featureSolves;
-    for (let j = 0; j < k; j++) {
-      solves[j * width] = BIAS2;
-      for (let m = 0; m < actionDim; m++) solves[j * width + 1 + m] = this.actionFeatures[j * actionDim + m]!;
-    }
-    choleskySolveRows(this.gram, k, solves, width);
-    const centre = this.centreOutputs;
-    const gains = this.actionGains;
-    const targets = this.targets;
-    centre.fill(0);
-    gains.fill(0);
-    for (let j = 0; j < k; j++) {
-      const row = j * outputs;
-      const toCentre = solves[j * width]!;
-      for (let o = 0; o < outputs; o++) centre[o] = centre[o]! + toCentre * targets[row + o]!;
-      for (let m = 0; m < actionDim; m++) {
-        const toGain = solves[j * width + 1 + m]!;
-        const gainRow = m * outputs;
-        for (let o = 0; o < outputs; o++) gains[gainRow + o] = gains[gainRow + o]! + toGain * targets[row + o]!;
-      }
-    }
+    for (let j = 0; j < k; j++) this.dots[j] = BIAS2;
+    this.addActionTerms(actions, offset);
+    this.predictFromDots();
   }
 
   /**
@@ -489,7 +377,6 @@ export class LocalLinearModel {
     for (let j = 0; j < k; j++) {
       const dot = this.dots[j]!;
       const base = j * outputs;
-      // summed in the Float32 delta: each partial sum rounds (the rollouts' behaviour is tuned on it)
       for (let i = 0; i < dim; i++) delta[i] = delta[i]! + dot * this.alpha[base + i]!;
       reward += dot * this.alpha[base + dim]!;
     }
@@ -527,33 +414,6 @@ function choleskyInPlace(m: Float64Array, k: number): void {
       for (let p = 0; p < j; p++) sum -= m[i * k + p]! * m[j * k + p]!;
       m[i * k + j] = sum / root;
     }
-  }
-}
-
-/**
- * Solves (L L^T) Y = B in place for the k x width row-major B (one right-hand side per column),
- * L from choleskyInPlace: each column gets choleskySolve's operations in choleskySolve's order.
- */
-function choleskySolveRows(m: Float64Array, k: number, b: Float64Array, width: number): void {
-  for (let i = 0; i < k; i++) {
-    const row = i * width;
-    for (let p = 0; p < i; p++) {
-      const factor = m[i * k + p]!;
-      const from = p * width;
-      for (let o = 0; o < width; o++) b[row + o] = b[row + o]! - factor * b[from + o]!;
-    }
-    const diagonal = m[i * k + i]!;
-    for (let o = 0; o < width; o++) b[row + o] = b[row + o]! / diagonal;
-  }
-  for (let i = k - 1; i >= 0; i--) {
-    const row = i * width;
-    for (let p = i + 1; p < k; p++) {
-      const factor = m[p * k + i]!;
-      const from = p * width;
-      for (let o = 0; o < width; o++) b[row + o] = b[row + o]! - factor * b[from + o]!;
-    }
-    const diagonal = m[i * k + i]!;
-    for (let o = 0; o < width; o++) b[row + o] = b[row + o]! / diagonal;
   }
 }
 

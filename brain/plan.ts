@@ -634,31 +634,10 @@ export class Planner {
       let d = 0;
       let i = 0;
       while (i < dim) {
-        if (i + PARTIAL_SUM_CHECK <= dim) {
-          // unrolled by hand (PARTIAL_SUM_CHECK = 8), summed in the same order as walkConsider
-          const at = base + i;
-          const e0 = contexts[at]! - x[i]!;
-          const e1 = contexts[at + 1]! - x[i + 1]!;
-          const e2 = contexts[at + 2]! - x[i + 2]!;
-          const e3 = contexts[at + 3]! - x[i + 3]!;
-          const e4 = contexts[at + 4]! - x[i + 4]!;
-          const e5 = contexts[at + 5]! - x[i + 5]!;
-          const e6 = contexts[at + 6]! - x[i + 6]!;
-          const e7 = contexts[at + 7]! - x[i + 7]!;
-          d += e0 * e0;
-          d += e1 * e1;
-          d += e2 * e2;
-          d += e3 * e3;
-          d += e4 * e4;
-          d += e5 * e5;
-          d += e6 * e6;
-          d += e7 * e7;
-          i += PARTIAL_SUM_CHECK;
-        } else {
-          for (; i < dim; i++) {
-            const e = contexts[base + i]! - x[i]!;
-            d += e * e;
-          }
+        const end = i + PARTIAL_SUM_CHECK < dim ? i + PARTIAL_SUM_CHECK : dim;
+        for (; i < end; i++) {
+          const e = contexts[base + i]! - x[i]!;
+          d += e * e;
         }
         if (d >= farthest) break;
       }
