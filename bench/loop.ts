@@ -29,11 +29,12 @@ import {
 import { Loop } from '../runtime/loop.js';
 import { LoopRunner } from '../runtime/loop-runner.js';
 import { actionLimits, SafetyFilter } from '../runtime/safety.js';
+import { type RealtimeThreads, setRealtimeScheduling } from '../runtime/scheduling.js';
 import type { WaiterStrategy } from '../runtime/timing.js';
 import { describeMachine, machineLine, table, updateBenchmarksDoc, us, writeResult } from './lib/report.js';
-import { coveredNs, startStallWitness, type WitnessReport } from './lib/stall-witness.js';
+import { coveredNs, type Interval, startStallWitness } from './lib/stall-witness.js';
 import { distribution, GcCounter, median } from './lib/stats.js';
-import { type CyclictestResult, realtimePermitted, runCyclictest, setRealtime } from './timing.js';
+import { type CyclictestResult, realtimePermitted, runCyclictest } from './timing.js';
 
 const OBSERVATION = 16;
 const ACTION = 4;
@@ -236,6 +237,8 @@ interface RateResult {
   experiencesEnd: number;
   gc: { minor: number; major: number; pauseMs: number };
   realtime: boolean;
+  /** under SCHED_FIFO: which threads had it ('loop': the main and timekeeper threads; 'all': every thread) */
+  realtimeThreads: 'loop' | 'all' | 'none';
   cyclictest: CyclictestResult;
   /** our p99 lateness over cyclictest's p99 at the same interval and priority */
   p99Ratio: number;
@@ -250,18 +253,20 @@ interface RateResult {
   };
   /** skipped ticks that fell inside machine-wide stalls */
   skippedInMachineStalls: number;
+  /** skipped ticks inside a stall that at least one CPU's witness saw */
+  skippedInAnyCpuStalls: number;
   /** the rate error had those ticks run */
   rateErrorOutsideStallsPercent: number;
 }
 
 /** Skipped ticks whose time the machine-wide stalls cover (whole periods of each late wake). */
-function skippedInStalls(sampler: CycleSampler, report: WitnessReport, periodNs: number): number {
-  if (!report.available || report.machineStalls.length === 0) return 0;
+function skippedInStalls(sampler: CycleSampler, stalls: readonly Interval[], periodNs: number): number {
+  if (stalls.length === 0) return 0;
   let ticks = 0;
   for (let i = 0; i < sampler.count; i++) {
     const skipped = sampler.skipped[i]!;
     if (skipped === 0) continue;
-    const covered = coveredNs(report.machineStalls, sampler.waitedForNs[i]!, sampler.wokeNs[i]!);
+    const covered = coveredNs(stalls, sampler.waitedForNs[i]!, sampler.wokeNs[i]!);
     ticks += Math.min(skipped, Math.floor(covered / periodNs));
   }
   return ticks;
@@ -274,6 +279,7 @@ async function runRate(
   strategy: WaiterStrategy,
   repeat: number,
   realtime: boolean,
+  realtimeScope: 'loop' | 'all',
 ): Promise<RateResult> {
   const periodMs = 1000 / rateHz;
   const cycleBudgetMs = periodMs * 0.8;
@@ -327,13 +333,27 @@ async function runRate(
       throw new Error(`bench loop --strategy ${strategy}: ${why}`);
     },
   });
+  // The witnesses start (python3 takes tens of ms of CPU) before the run, then share its priority.
   const witness = startStallWitness();
+  await witness.ready;
+  // SCHED_FIFO 50 for the loop's threads (or, 'all', every thread)
+  const threads: RealtimeThreads = realtimeScope === 'all' ? { kind: 'process' } : runner.waiter.realtimeThreads();
+  const witnesses: RealtimeThreads = { kind: 'threads', ids: witness.pids };
+  if (realtime && !(setRealtimeScheduling(50, threads) && setRealtimeScheduling(50, witnesses))) {
+    throw new Error('SCHED_FIFO 50 not permitted');
+  }
   const gc = new GcCounter().start();
-  await runner.run();
-  const gcs = await gc.stop();
+  let gcs: Awaited<ReturnType<GcCounter['stop']>>;
+  try {
+    await runner.run();
+    gcs = await gc.stop();
+  } finally {
+    if (realtime) setRealtimeScheduling(0, threads);
+  }
   const witnessed = await witness.stop();
   const periodNs = 1e9 / rateHz;
-  const inStalls = skippedInStalls(sampler, witnessed, periodNs);
+  const inStalls = skippedInStalls(sampler, witnessed.machineStalls, periodNs);
+  const inAnyCpuStalls = skippedInStalls(sampler, witnessed.anyCpuStalls, periodNs);
   const stallLengths = witnessed.machineStalls.map(([start, end]) => (end - start) / 1e6);
   const c = loop.counters;
   const lateness = distribution(sampler.lateness, sampler.count);
@@ -364,6 +384,7 @@ async function runRate(
     experiencesEnd: brain.size(),
     gc: { minor: gcs.minor, major: gcs.major, pauseMs: gcs.pauseMs },
     realtime,
+    realtimeThreads: realtime ? (threads.kind === 'process' ? 'all' : 'loop') : 'none',
     cyclictest,
     p99Ratio: cyclictest.available ? lateness.p99 / 1e3 / Math.max(1, cyclictest.p99Us) : Number.NaN,
     witness: {
@@ -374,12 +395,13 @@ async function runRate(
       longestMachineStallMs: Math.max(0, ...stallLengths),
     },
     skippedInMachineStalls: inStalls,
+    skippedInAnyCpuStalls: inAnyCpuStalls,
     rateErrorOutsideStallsPercent: ((achieved * (1 + inStalls / Math.max(1, c.cycles - 1)) - rateHz) / rateHz) * 100,
   };
 }
 
 const help = `usage: engram bench loop [--rates 100,500,1000] [--duration D] [--repeats N] [--experiences N]
-                         [--strategy native|worker|timer] [--rt on|off|both] [--json]
+                         [--strategy native|worker|timer] [--rt on|off|both] [--rt-threads loop|all] [--json]
 
 The real loop with the brain learning every cycle at N stored experiences, at each rate, with
 cyclictest at the same interval in the same run. Writes bench/results/loop.json and the loop
@@ -392,6 +414,8 @@ section of docs/benchmarks.md.
   --strategy S     tick waiter (default native: the config's default)
   --rt MODE        off: normal scheduling; on: SCHED_FIFO 50 for the loop and cyclictest -p 50;
                    both (default when permitted): each rate both ways
+  --rt-threads S   loop (default): FIFO for the loop's main and timekeeper threads only; all: for
+                   every thread of the process (V8's GC and compiler workers too)
   --json           print one JSON object as the last line of stdout`;
 
 export const command: Subcommand = {
@@ -408,6 +432,7 @@ export const command: Subcommand = {
         experiences: { type: 'string' },
         strategy: { type: 'string' },
         rt: { type: 'string' },
+        'rt-threads': { type: 'string' },
         json: { type: 'boolean' },
       },
       help,
@@ -423,6 +448,8 @@ export const command: Subcommand = {
     }
     const permitted = realtimePermitted();
     const rtMode = args.values.rt ?? (permitted ? 'both' : 'off');
+    const realtimeScope = args.values['rt-threads'] ?? 'loop';
+    if (realtimeScope !== 'loop' && realtimeScope !== 'all') throw new Error('--rt-threads: expected loop or all');
     if (!['on', 'off', 'both'].includes(rtMode)) throw new Error(`--rt: expected on, off or both`);
     const modes = rtMode === 'both' ? [false, true] : [rtMode === 'on'];
     const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -434,16 +461,11 @@ export const command: Subcommand = {
     for (const rateHz of rates) {
       for (const realtime of modes) {
         for (let repeat = 0; repeat < repeats; repeat++) {
-          if (realtime && !setRealtime(true)) {
+          if (realtime && !permitted) {
             log('  SCHED_FIFO not permitted: skipped');
             continue;
           }
-          let result: RateResult;
-          try {
-            result = await runRate(brain, rateHz, seconds, strategy, repeat, realtime);
-          } finally {
-            if (realtime) setRealtime(false);
-          }
+          const result = await runRate(brain, rateHz, seconds, strategy, repeat, realtime, realtimeScope);
           results.push(result);
           log(
             `${rateHz} Hz${realtime ? ' rt' : ''}: achieved ${result.achievedRateHz.toFixed(3)} Hz (${result.rateErrorPercent.toFixed(3)}%), ` +
@@ -452,7 +474,8 @@ export const command: Subcommand = {
               `cyclictest p99 ${result.cyclictest.p99Us} µs, ratio ${result.p99Ratio.toFixed(2)}, effort ${result.effortLevelEnd}, gc ${result.gc.minor}/${result.gc.major}; ` +
               (result.witness.available
                 ? `machine-wide stalls ${result.witness.machineStalls} (${result.witness.machineStallMs.toFixed(1)} ms, longest ${result.witness.longestMachineStallMs.toFixed(1)}), ` +
-                  `${result.skippedInMachineStalls} skipped ticks inside them, rate error outside them ${result.rateErrorOutsideStallsPercent.toFixed(3)}%`
+                  `${result.skippedInMachineStalls} skipped ticks inside them, rate error outside them ${result.rateErrorOutsideStallsPercent.toFixed(3)}%; ` +
+                  `${result.skippedInAnyCpuStalls} skipped inside a stall of either CPU`
                 : `no stall witness: ${result.witness.reason}`),
           );
         }
@@ -485,13 +508,14 @@ export const command: Subcommand = {
         p99Ratio: med((r) => r.p99Ratio),
         machineStallMs: med((r) => r.witness.machineStallMs),
         skippedInMachineStalls: med((r) => r.skippedInMachineStalls),
+        skippedInAnyCpuStalls: med((r) => r.skippedInAnyCpuStalls),
         rateErrorOutsideStallsPercent: med((r) => r.rateErrorOutsideStallsPercent),
         gcMinor: med((r) => r.gc.minor),
         gcMajor: med((r) => r.gc.major),
       };
     });
     const machine = describeMachine();
-    const settings = { rates, seconds, repeats, experiences, index, strategy, rtMode, prefillSeconds };
+    const settings = { rates, seconds, repeats, experiences, index, strategy, rtMode, realtimeScope, prefillSeconds };
     writeResult('loop', { settings, summary, runs: results });
     const rows = summary.map((s) => [
       s.key,
@@ -510,6 +534,7 @@ export const command: Subcommand = {
       s.machineStallMs.toFixed(1),
       s.skippedInMachineStalls,
       `${s.rateErrorOutsideStallsPercent.toFixed(3)}%`,
+      s.skippedInAnyCpuStalls,
     ]);
     updateBenchmarksDoc(
       'loop',
@@ -520,15 +545,17 @@ The real Loop, LoopRunner and \`${strategy}\` waiter on the system clock; the re
 and storing every cycle at ${experiences} experiences (evicting at the cap), fed a fresh 16-channel frame per cycle.
 Budget 80% of the period; lateness = wake minus the tick waited for (µs; a wake past the next tick counts in
 full, as cyclictest counts it, and that tick is skipped); medians over ${repeats} repeat(s) of ${seconds} s.
-"rt" rows: the process under SCHED_FIFO 50 and cyclictest -p 50; other rows: normal scheduling for both.
+"rt" rows: SCHED_FIFO 50 for ${realtimeScope === 'loop' ? "the loop's main and timekeeper threads (V8's and libuv's workers stay under normal scheduling)" : 'every thread of the process'} and cyclictest -p 50; other rows: normal scheduling for both.
 Targets: achieved rate within 0.1%, p99 lateness <= 2x cyclictest p99, overruns < 0.5% at 500 Hz.
 Machine-wide stalls: during each run one witness per CPU (bench/stall-witness.py, pinned, 1 ms ticks) records
 every wake over 2 ms late; "machine stalls ms" is the time in which every CPU's witness was stalled at once
 (the whole machine, which nothing in the process can cause or avoid), "skipped in them" the loop's skipped
-ticks inside that time, and "error outside them" the rate error had those ticks run. The target is the
-"error" column; the last two say how much of it the machine's stalls explain.
+ticks inside that time, and "error outside them" the rate error had those ticks run; "skipped in a CPU's
+stalls" counts the skipped ticks inside a stall that at least one witness saw (one CPU held up, by the
+kernel or another task, while the other ran). The target is the "error" column; the rest say how much of
+it stalls outside the process explain.
 
-${table(['rate', 'achieved Hz', 'error', 'late p50', 'late p99', 'p99.9', 'max', 'overruns', 'skipped', 'step p99', 'cyclictest p99', 'p99 ratio', 'GC', 'machine stalls ms', 'skipped in them', 'error outside them'], rows)}
+${table(['rate', 'achieved Hz', 'error', 'late p50', 'late p99', 'p99.9', 'max', 'overruns', 'skipped', 'step p99', 'cyclictest p99', 'p99 ratio', 'GC', 'machine stalls ms', 'skipped in them', 'error outside them', "skipped in a CPU's stalls"], rows)}
 `,
     );
     if (args.values.json) printJsonLast({ settings, summary });

@@ -6,7 +6,8 @@ Sleeps to absolute ticks on one CPU and records every wake later than a threshol
 per CPU beside the loop: a stall that every CPU's witness saw at once was the whole machine's (the
 virtual machine descheduled by its host, say), not something in engram's process.
 
-Prints one JSON object on SIGTERM or after --duration-s: {"cpu", "wakes", "gaps": [[due, woke], ...]}.
+Prints "ready" once it keeps time, then one JSON object on SIGTERM or after --duration-s:
+{"cpu", "wakes", "gaps": [[due, woke], ...]}.
 """
 
 import argparse
@@ -40,6 +41,8 @@ def main() -> int:
     end = time.monotonic_ns() + int(args.duration_s * 1e9)
     gaps = []
     wakes = 0
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
     due = time.monotonic_ns()
     while not stopping:
         due += period

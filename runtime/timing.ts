@@ -31,6 +31,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Clock } from './contracts.js';
+import { loopThreads, type RealtimeThreads } from './scheduling.js';
 
 export interface Waiter {
   readonly name: string;
@@ -43,6 +44,8 @@ export interface Waiter {
   schedule(dueNs: number): void;
   /** resolves once the waiter can keep time (a worker takes tens of ms to boot) */
   ready(): Promise<void>;
+  /** the threads that keep the loop's time: those to run under SCHED_FIFO (runtime/scheduling.ts) */
+  realtimeThreads(): RealtimeThreads;
   close(): Promise<void>;
 }
 
@@ -66,6 +69,10 @@ export function finishWait(clock: Clock, dueNs: number, spinNs: number): void {
 /** setTimeout to about a millisecond before the lead, then finishWait. */
 export class TimerWaiter implements Waiter {
   readonly name = 'timer';
+  /** everything happens on the main thread */
+  realtimeThreads(): RealtimeThreads {
+    return loopThreads(0);
+  }
   readonly leadNs: number;
   private dueNs = 0;
   private readonly fire = (): void => {
@@ -131,6 +138,10 @@ for (;;) {
  */
 export class WorkerWaiter implements Waiter {
   readonly name = 'worker';
+  /** Node does not tell a worker's thread id: the whole process */
+  realtimeThreads(): RealtimeThreads {
+    return loopThreads(undefined);
+  }
   readonly leadNs: number;
   private readonly worker: Worker;
   private readonly control: Int32Array;
@@ -199,6 +210,8 @@ interface Ticker {
   idle(): void;
   /** on this thread: clock_nanosleep to `spinNs` before `dueNs`, then spin to it (no JS allocation) */
   finishAt(dueNs: number, spinNs: number): void;
+  /** the ticker thread's Linux thread id */
+  threadId(): number;
   close(): void;
 }
 export type TickerConstructor = new (onWake: () => void) => Ticker;
@@ -235,6 +248,10 @@ export function loadNativeTicker(): TickerConstructor | Error {
  */
 export class NativeWaiter implements Waiter {
   readonly name = 'native';
+  /** the main thread and the ticker's */
+  realtimeThreads(): RealtimeThreads {
+    return loopThreads(this.ticker.threadId());
+  }
   readonly leadNs: number;
   private readonly ticker: Ticker;
   private dueNs = 0;

@@ -23,11 +23,15 @@ export interface WitnessReport {
   wakes: number[];
   /** intervals in which every witness was stalled (sorted, disjoint) */
   machineStalls: Interval[];
+  /** intervals in which at least one witness was stalled (sorted, disjoint): a CPU's own stalls too */
+  anyCpuStalls: Interval[];
 }
 
 export interface StallWitness {
   /** the witness processes (empty when unavailable) */
   readonly pids: readonly number[];
+  /** resolves once every witness keeps time (python3 takes tens of ms to start) */
+  readonly ready: Promise<void>;
   /** Stops the witnesses and collects what they saw. */
   stop(): Promise<WitnessReport>;
 }
@@ -53,13 +57,15 @@ export function startStallWitness(options: WitnessOptions = {}): StallWitness {
   const script = witnessScript();
   const unavailable = (reason: string): StallWitness => ({
     pids: [],
-    stop: async () => ({ available: false, reason, cpus, wakes: [], machineStalls: [] }),
+    ready: Promise.resolve(),
+    stop: async () => ({ available: false, reason, cpus, wakes: [], machineStalls: [], anyCpuStalls: [] }),
   });
   if (cpuCount < 2) return unavailable('one CPU: a machine-wide stall cannot be told from a busy CPU');
   if (script === undefined) return unavailable('bench/stall-witness.py not found');
   const children: ChildProcess[] = [];
   const outputs: string[] = [];
   const exits: Promise<string | undefined>[] = [];
+  const readies: Promise<void>[] = [];
   for (const cpu of cpus) {
     const child = spawn(
       'python3',
@@ -77,31 +83,48 @@ export function startStallWitness(options: WitnessOptions = {}): StallWitness {
     children.push(child);
     outputs.push('');
     let errors = '';
+    let markReady: () => void = () => {};
+    readies.push(new Promise((resolve) => (markReady = resolve)));
     child.stdout!.setEncoding('utf8').on('data', (text: string) => {
       outputs[cpu] += text;
+      if (outputs[cpu]!.startsWith('ready\n')) markReady();
     });
     child.stderr!.setEncoding('utf8').on('data', (text: string) => {
       errors += text;
     });
     exits.push(
       new Promise((resolve) => {
-        child.on('error', (error) => resolve(`python3: ${error.message}`));
-        child.on('close', (code) =>
-          resolve(code === 0 ? undefined : `witness on CPU ${cpu} exited ${code}: ${errors.trim().split('\n').pop()}`),
-        );
+        child.on('error', (error) => {
+          markReady();
+          resolve(`python3: ${error.message}`);
+        });
+        child.on('close', (code) => {
+          markReady();
+          resolve(code === 0 ? undefined : `witness on CPU ${cpu} exited ${code}: ${errors.trim().split('\n').pop()}`);
+        });
       }),
     );
   }
   return {
     pids: children.map((child) => child.pid ?? -1),
+    ready: Promise.all(readies).then(() => {}),
     async stop() {
       for (const child of children) child.kill('SIGTERM');
       const failures = (await Promise.all(exits)).filter((failure) => failure !== undefined);
-      if (failures.length > 0) return { available: false, reason: failures[0], cpus, wakes: [], machineStalls: [] };
-      const reports = outputs.map((text) => JSON.parse(text) as { wakes: number; gaps: [number, number][] });
+      if (failures.length > 0)
+        return { available: false, reason: failures[0], cpus, wakes: [], machineStalls: [], anyCpuStalls: [] };
+      const reports = outputs.map(
+        (text) => JSON.parse(text.trim().split('\n').pop()!) as { wakes: number; gaps: [number, number][] },
+      );
       let stalls: Interval[] = reports[0]!.gaps;
       for (const report of reports.slice(1)) stalls = intersectIntervals(stalls, report.gaps);
-      return { available: true, cpus, wakes: reports.map((report) => report.wakes), machineStalls: stalls };
+      return {
+        available: true,
+        cpus,
+        wakes: reports.map((report) => report.wakes),
+        machineStalls: stalls,
+        anyCpuStalls: unionIntervals(reports.flatMap((report) => report.gaps)),
+      };
     },
   };
 }
@@ -117,6 +140,18 @@ export function intersectIntervals(a: readonly Interval[], b: readonly Interval[
     if (start < end) out.push([start, end]);
     if (a[i]![1] < b[j]![1]) i++;
     else j++;
+  }
+  return out;
+}
+
+/** The union of intervals in any order, as a sorted list of disjoint intervals. */
+export function unionIntervals(intervals: readonly Interval[]): Interval[] {
+  const sorted = [...intervals].sort((a, b) => a[0] - b[0]);
+  const out: [number, number][] = [];
+  for (const [start, end] of sorted) {
+    const last = out[out.length - 1];
+    if (last !== undefined && start <= last[1]) last[1] = Math.max(last[1], end);
+    else out.push([start, end]);
   }
   return out;
 }

@@ -13,9 +13,12 @@
 //   ticker.wakeAt(ns)                   // one pending wake-up; a new call replaces it
 //   ticker.idle()                       // after a wake-up: an idle ticker does not keep Node alive
 //   ticker.finishAt(dueNs, spinNs)      // main thread: sleep to spinNs before dueNs, spin the rest
+//   ticker.threadId()                   // the thread's Linux thread id (to give it SCHED_FIFO)
 //   ticker.close()                      // stops the thread; pending wake-ups are dropped
 #include <node_api.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <condition_variable>
@@ -37,6 +40,8 @@ struct Ticker {
   bool stopping = false;
   napi_threadsafe_function wake = nullptr;
   bool closed = false;
+  // the thread's kernel id, set by the thread as it starts (0 until then)
+  int64_t threadId = 0;
 };
 
 int64_t monotonicNs() {
@@ -50,6 +55,8 @@ constexpr int64_t kMaxSleepNs = 2000000;
 
 void run(Ticker* ticker) {
   std::unique_lock<std::mutex> lock(ticker->mutex);
+  ticker->threadId = static_cast<int64_t>(syscall(SYS_gettid));
+  ticker->changed.notify_all();
   for (;;) {
     ticker->changed.wait(lock, [ticker] { return ticker->stopping || ticker->wakeAtNs >= 0; });
     if (ticker->stopping) return;
@@ -136,6 +143,11 @@ napi_value Construct(napi_env env, napi_callback_info info) {
   // Not holding the process open while idle: wakeAt refs it, a delivered wake-up unrefs it (in JS).
   napi_unref_threadsafe_function(env, ticker->wake);
   ticker->thread = std::thread(run, ticker);
+  {
+    // threadId() is answered from the first call on
+    std::unique_lock<std::mutex> lock(ticker->mutex);
+    ticker->changed.wait(lock, [ticker] { return ticker->threadId != 0; });
+  }
   if (napi_wrap(env, self, ticker, finalize, nullptr, nullptr) != napi_ok) {
     stopThread(ticker);
     napi_release_threadsafe_function(ticker->wake, napi_tsfn_abort);
@@ -169,6 +181,15 @@ napi_value WakeAt(napi_env env, napi_callback_info info) {
   }
   ticker->changed.notify_one();
   return nullptr;
+}
+
+// threadId(): the ticker thread's Linux thread id, so that it alone can be given SCHED_FIFO.
+napi_value ThreadId(napi_env env, napi_callback_info info) {
+  Ticker* ticker = thisTicker(env, info);
+  if (ticker == nullptr) return nullptr;
+  napi_value id;
+  napi_create_int64(env, ticker->threadId, &id);
+  return id;
 }
 
 // idle(): called by JS after a wake-up was delivered, so an idle ticker does not keep Node alive.
@@ -218,6 +239,7 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
       {"wakeAt", nullptr, WakeAt, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"idle", nullptr, Idle, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"threadId", nullptr, ThreadId, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"close", nullptr, Close, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"finishAt", nullptr, FinishAt, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

@@ -5,7 +5,6 @@
  * shuts down gracefully on SIGINT/SIGTERM (finish the cycle, publish the safe action, flush logs,
  * stop the driver; a second signal exits at once).
  */
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Brain } from '../../brain/brain.js';
@@ -19,6 +18,7 @@ import { Loop } from '../loop.js';
 import { LoopRunner, type StopReason } from '../loop-runner.js';
 import { channelSpecs, loopSettingsFromConfig, observationSize, safetyFilterFromConfig } from '../loop-settings.js';
 import { LoopMetrics, type MemoryStats, serveMetrics } from '../metrics.js';
+import { setRealtimeScheduling } from '../scheduling.js';
 import { onShutdownSignals } from '../shutdown.js';
 import { LoopStatus, type StatusSnapshot } from '../status.js';
 import { durationFlag, parseCommandArgs, printJsonLast, type Subcommand, UsageError } from './args.js';
@@ -215,17 +215,6 @@ async function setUpPersistence(
   };
 }
 
-/**
- * SCHED_FIFO at `priority` for every thread of this process (0: back to normal), through chrt
- * (util-linux); threads created later inherit it. Returns false when not permitted.
- */
-export function setProcessScheduling(priority: number): boolean {
-  const pid = String(process.pid);
-  const args = priority > 0 ? ['-a', '-f', '-p', String(priority), pid] : ['-a', '-o', '-p', '0', pid];
-  const result = spawnSync('chrt', args, { stdio: 'ignore' });
-  return result.status === 0;
-}
-
 export interface RunOptions {
   durationMs?: number;
   showStatus: boolean;
@@ -324,9 +313,14 @@ export async function runConfig(config: RuntimeConfig, options: RunOptions): Pro
     await driver.start();
     controller.setExploration(true);
     if (config.timing.realtimePriority > 0) {
-      realtime = setProcessScheduling(config.timing.realtimePriority);
-      if (realtime) logger.info({ priority: config.timing.realtimePriority }, 'SCHED_FIFO for every thread');
-      else logger.warn({ priority: config.timing.realtimePriority }, 'SCHED_FIFO not permitted: normal scheduling');
+      const threads = runner.waiter.realtimeThreads();
+      realtime = setRealtimeScheduling(config.timing.realtimePriority, threads);
+      if (realtime) {
+        logger.info(
+          { priority: config.timing.realtimePriority, threads: threads.kind === 'threads' ? threads.ids : 'all' },
+          threads.kind === 'threads' ? 'SCHED_FIFO for the loop and timekeeper threads' : 'SCHED_FIFO for every thread',
+        );
+      } else logger.warn({ priority: config.timing.realtimePriority }, 'SCHED_FIFO not permitted: normal scheduling');
     }
     logger.info(
       {
@@ -340,7 +334,8 @@ export async function runConfig(config: RuntimeConfig, options: RunOptions): Pro
     );
     stopReason = await runner.run();
   } finally {
-    if (realtime) setProcessScheduling(0); // shutdown I/O (snapshot, recording) at normal priority
+    // shutdown I/O (snapshot, recording) at normal priority
+    if (realtime) setRealtimeScheduling(0, runner.waiter.realtimeThreads());
     // Shutdown: the safe action goes out before the driver closes.
     loop.publishSafe();
     status.close();

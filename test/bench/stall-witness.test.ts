@@ -7,7 +7,7 @@ import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { coveredNs, intersectIntervals, startStallWitness } from '../../bench/lib/stall-witness.js';
+import { coveredNs, intersectIntervals, startStallWitness, unionIntervals } from '../../bench/lib/stall-witness.js';
 
 const witness = suite('stall witness');
 
@@ -34,6 +34,18 @@ witness('intersects per-CPU stall lists and measures how much of a late wake the
   assert.is(coveredNs(both, 22, 39), 3 + 5 + 1);
   assert.is(coveredNs(both, 41, 49), 0);
   assert.equal(intersectIntervals(cpu0, []), []);
+  assert.equal(
+    unionIntervals([
+      [5, 10],
+      [0, 3],
+      [2, 4],
+      [9, 12],
+    ]),
+    [
+      [0, 4],
+      [5, 12],
+    ],
+  );
 });
 
 witness('witnesses all stopped at once report one stall seen on every CPU', async () => {
@@ -43,7 +55,7 @@ witness('witnesses all stopped at once report one stall seen on every CPU', asyn
   }
   const running = startStallWitness({ thresholdUs: 5000 });
   assert.ok(running.pids.length >= 2 && running.pids.every((pid) => pid > 0), `pids ${running.pids}`);
-  await sleep(400); // python3 starting up
+  await running.ready;
   for (const pid of running.pids) process.kill(pid, 'SIGSTOP');
   await sleep(60);
   for (const pid of running.pids) process.kill(pid, 'SIGCONT');
