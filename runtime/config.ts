@@ -79,8 +79,9 @@ export const timingConfigSchema = z.strictObject({
   /** of which only this last stretch is a busy spin (µs; each clock read in a spin allocates) */
   spinUs: z.number().int().min(0).max(5000).default(50),
   /**
-   * SCHED_FIFO priority for the whole process (1-99; 0 = normal scheduling). Measured: the targets
-   * hold under SCHED_FIFO, not under a loaded fair scheduler (docs/runtime.md). Needs permission.
+   * SCHED_FIFO priority for the loop's threads (1-99; 0 = normal scheduling): the main and timekeeper
+   * threads, or the whole process with the worker waiter (runtime/scheduling.ts). Needs permission;
+   * measured in docs/runtime.md.
    */
   realtimePriority: z.number().int().min(0).max(99).default(0),
 });
