@@ -314,7 +314,6 @@ export class LocalLinearModel {
   predict(x: Float32Array, actions: Float32Array, offset: number): void {
     const k = this.count;
     const dim = this.dim;
-    const actionDim = this.actionDim;
     if (k === 0) {
       this.predictNothing();
       return;
