@@ -32,7 +32,7 @@ import { actionLimits, SafetyFilter } from '../runtime/safety.js';
 import { type RealtimeThreads, setRealtimeScheduling } from '../runtime/scheduling.js';
 import type { WaiterStrategy } from '../runtime/timing.js';
 import { describeMachine, machineLine, table, updateBenchmarksDoc, us, writeResult } from './lib/report.js';
-import { coveredNs, type Interval, startStallWitness } from './lib/stall-witness.js';
+import { coveredNs, type Interval, startStallWitness, unionIntervals } from './lib/stall-witness.js';
 import { distribution, GcCounter, median } from './lib/stats.js';
 import { type CyclictestResult, realtimePermitted, runCyclictest } from './timing.js';
 
@@ -253,6 +253,8 @@ interface RateResult {
   };
   /** skipped ticks that fell inside machine-wide stalls */
   skippedInMachineStalls: number;
+  /** skipped ticks that fell inside V8's GC pauses (perf_hooks' gc entries) */
+  skippedInGcPauses: number;
   /**
    * skipped ticks inside a stall that at least one CPU's witness saw: an upper bound on what other
    * work on a CPU explains, since the loop's own thread can hold up the witness on its CPU
@@ -357,6 +359,7 @@ async function runRate(
   const periodNs = 1e9 / rateHz;
   const inStalls = skippedInStalls(sampler, witnessed.machineStalls, periodNs);
   const inAnyCpuStalls = skippedInStalls(sampler, witnessed.anyCpuStalls, periodNs);
+  const inGcPauses = skippedInStalls(sampler, unionIntervals(gc.pauses), periodNs);
   const stallLengths = witnessed.machineStalls.map(([start, end]) => (end - start) / 1e6);
   const c = loop.counters;
   const lateness = distribution(sampler.lateness, sampler.count);
@@ -399,6 +402,7 @@ async function runRate(
     },
     skippedInMachineStalls: inStalls,
     skippedInAnyCpuStalls: inAnyCpuStalls,
+    skippedInGcPauses: inGcPauses,
     rateErrorOutsideStallsPercent: ((achieved * (1 + inStalls / Math.max(1, c.cycles - 1)) - rateHz) / rateHz) * 100,
   };
 }
@@ -478,7 +482,7 @@ export const command: Subcommand = {
               (result.witness.available
                 ? `machine-wide stalls ${result.witness.machineStalls} (${result.witness.machineStallMs.toFixed(1)} ms, longest ${result.witness.longestMachineStallMs.toFixed(1)}), ` +
                   `${result.skippedInMachineStalls} skipped ticks inside them, rate error outside them ${result.rateErrorOutsideStallsPercent.toFixed(3)}%; ` +
-                  `${result.skippedInAnyCpuStalls} skipped inside a stall of either CPU`
+                  `${result.skippedInAnyCpuStalls} skipped inside a stall of either CPU; ${result.skippedInGcPauses} inside GC pauses`
                 : `no stall witness: ${result.witness.reason}`),
           );
         }

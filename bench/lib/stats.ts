@@ -2,7 +2,7 @@
  * Shared statistics for benchmarks: percentiles over preallocated sample buffers, and GC counting
  * through PerformanceObserver (the same source `engram profile` uses).
  */
-import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
+import { PerformanceObserver, constants as perfConstants, performance } from 'node:perf_hooks';
 import { monotonicNs } from '../../runtime/clock.js';
 import { type Distribution, distributionOf } from '../../runtime/profile/stats.js';
 
@@ -41,6 +41,10 @@ export class GcCounter {
   major = 0;
   other = 0;
   totalPauseMs = 0;
+  /** each pause as [start, end) on the monotonic clock (ns), in the order observed */
+  readonly pauses: [number, number][] = [];
+  /** monotonic ns at performance.now() = 0 (performance.now() runs on the same monotonic clock) */
+  private readonly originNs = monotonicNs() - performance.now() * 1e6;
   private readonly observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       // detail.kind is one of perf_hooks' NODE_PERFORMANCE_GC_* constants (minor 1, major 4, ...)
@@ -49,6 +53,8 @@ export class GcCounter {
       else if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) this.major++;
       else this.other++;
       this.totalPauseMs += entry.duration;
+      const startNs = this.originNs + entry.startTime * 1e6;
+      this.pauses.push([startNs, startNs + entry.duration * 1e6]);
     }
   });
   start(): this {
