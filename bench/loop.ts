@@ -85,6 +85,10 @@ class CycleSampler implements CycleObserver {
   readonly waitedForNs: Float64Array;
   readonly wokeNs: Float64Array;
   readonly skipped: Float64Array;
+  /** when each cycle's own work ended: wake + cycle + its slack work (read at the next cycle) */
+  readonly busyEndNs: Float64Array;
+  /** the previous cycle's record (its slack work is written after observers run) */
+  private previous: CycleRecord | undefined;
   constructor(
     capacity: number,
     private readonly periodNs: number,
@@ -95,6 +99,7 @@ class CycleSampler implements CycleObserver {
     this.waitedForNs = new Float64Array(capacity);
     this.wokeNs = new Float64Array(capacity);
     this.skipped = new Float64Array(capacity);
+    this.busyEndNs = new Float64Array(capacity);
   }
   cycleDone(record: CycleRecord): void {
     if (this.count >= this.lateness.length) return;
@@ -102,6 +107,11 @@ class CycleSampler implements CycleObserver {
     this.waitedForNs[this.count] = record.dueNs - record.skippedTicks * this.periodNs;
     this.wokeNs[this.count] = record.wokeNs;
     this.skipped[this.count] = record.skippedTicks;
+    const previous = this.previous;
+    if (previous !== undefined && this.count > 0) {
+      this.busyEndNs[this.count - 1] = previous.wokeNs + previous.cycleNs + previous.maintenanceNs;
+    }
+    this.previous = record;
     this.cycle[this.count] = record.cycleNs;
     this.step[this.count] = record.encodeNs + record.lookupNs + record.activationNs + record.planNs;
     this.count++;
@@ -255,6 +265,8 @@ interface RateResult {
   skippedInMachineStalls: number;
   /** skipped ticks that fell inside V8's GC pauses (perf_hooks' gc entries) */
   skippedInGcPauses: number;
+  /** skipped ticks that came due while the previous cycle's own work (step, slack work) still ran */
+  skippedBehindOwnWork: number;
   /**
    * skipped ticks inside a stall that at least one CPU's witness saw: an upper bound on what other
    * work on a CPU explains, since the loop's own thread can hold up the witness on its CPU
@@ -262,6 +274,21 @@ interface RateResult {
   skippedInAnyCpuStalls: number;
   /** the rate error had those ticks run */
   rateErrorOutsideStallsPercent: number;
+}
+
+/**
+ * Skipped ticks that came due while the loop's previous cycle was still working (its step and slack
+ * work ran past them): the loop's own doing, whatever the machine did.
+ */
+function skippedBehindOwnWork(sampler: CycleSampler, periodNs: number): number {
+  let ticks = 0;
+  for (let i = 1; i < sampler.count; i++) {
+    const skipped = sampler.skipped[i]!;
+    if (skipped === 0) continue;
+    const overhang = sampler.busyEndNs[i - 1]! - sampler.waitedForNs[i]!;
+    if (overhang > 0) ticks += Math.min(skipped, Math.floor(overhang / periodNs) + 1);
+  }
+  return ticks;
 }
 
 /** Skipped ticks whose time the machine-wide stalls cover (whole periods of each late wake). */
@@ -403,6 +430,7 @@ async function runRate(
     skippedInMachineStalls: inStalls,
     skippedInAnyCpuStalls: inAnyCpuStalls,
     skippedInGcPauses: inGcPauses,
+    skippedBehindOwnWork: skippedBehindOwnWork(sampler, periodNs),
     rateErrorOutsideStallsPercent: ((achieved * (1 + inStalls / Math.max(1, c.cycles - 1)) - rateHz) / rateHz) * 100,
   };
 }
@@ -482,7 +510,7 @@ export const command: Subcommand = {
               (result.witness.available
                 ? `machine-wide stalls ${result.witness.machineStalls} (${result.witness.machineStallMs.toFixed(1)} ms, longest ${result.witness.longestMachineStallMs.toFixed(1)}), ` +
                   `${result.skippedInMachineStalls} skipped ticks inside them, rate error outside them ${result.rateErrorOutsideStallsPercent.toFixed(3)}%; ` +
-                  `${result.skippedInAnyCpuStalls} skipped inside a stall of either CPU; ${result.skippedInGcPauses} inside GC pauses`
+                  `${result.skippedInAnyCpuStalls} skipped inside a stall of either CPU; ${result.skippedInGcPauses} inside GC pauses; ${result.skippedBehindOwnWork} behind the loop's own work`
                 : `no stall witness: ${result.witness.reason}`),
           );
         }
