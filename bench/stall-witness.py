@@ -41,9 +41,10 @@ def main() -> int:
     end = time.monotonic_ns() + int(args.duration_s * 1e9)
     gaps = []
     wakes = 0
+    # the first tick is set before "ready": a stall right after it is then a late wake, not a late start
+    due = time.monotonic_ns()
     sys.stdout.write("ready\n")
     sys.stdout.flush()
-    due = time.monotonic_ns()
     while not stopping:
         due += period
         delay = due - time.monotonic_ns()
