@@ -29,7 +29,7 @@ import {
 import { Loop } from '../runtime/loop.js';
 import { LoopRunner } from '../runtime/loop-runner.js';
 import { actionLimits, SafetyFilter } from '../runtime/safety.js';
-import { type RealtimeThreads, setRealtimeScheduling } from '../runtime/scheduling.js';
+import { type RealtimeThreads, setRealtimeScheduling, WHOLE_PROCESS } from '../runtime/scheduling.js';
 import type { WaiterStrategy } from '../runtime/timing.js';
 import { describeMachine, machineLine, table, updateBenchmarksDoc, us, writeResult } from './lib/report.js';
 import { coveredNs, type Interval, startStallWitness, unionIntervals } from './lib/stall-witness.js';
@@ -291,7 +291,7 @@ function skippedBehindOwnWork(sampler: CycleSampler, periodNs: number): number {
   return ticks;
 }
 
-/** Skipped ticks whose time the machine-wide stalls cover (whole periods of each late wake). */
+/** Skipped ticks whose time the sorted, disjoint `stalls` cover (whole periods of each late wake). */
 function skippedInStalls(sampler: CycleSampler, stalls: readonly Interval[], periodNs: number): number {
   if (stalls.length === 0) return 0;
   let ticks = 0;
@@ -369,7 +369,7 @@ async function runRate(
   const witness = startStallWitness();
   await witness.ready;
   // SCHED_FIFO 50 for the loop's threads (or, 'all', every thread)
-  const threads: RealtimeThreads = realtimeScope === 'all' ? { kind: 'process' } : runner.waiter.realtimeThreads();
+  const threads = realtimeScope === 'all' ? WHOLE_PROCESS : runner.waiter.realtimeThreads();
   const witnesses: RealtimeThreads = { kind: 'threads', ids: witness.pids };
   if (realtime && !(setRealtimeScheduling(50, threads) && setRealtimeScheduling(50, witnesses))) {
     throw new Error('SCHED_FIFO 50 not permitted');

@@ -24,6 +24,7 @@ import { Worker } from 'node:worker_threads';
 import { distribution, GcCounter, median, nowNs } from '../bench/lib/stats.js';
 import { durationFlag, numberFlag, parseCommandArgs, printJsonLast, type Subcommand } from '../runtime/cli/args.js';
 import { systemClock } from '../runtime/clock.js';
+import { setRealtimeScheduling, WHOLE_PROCESS } from '../runtime/scheduling.js';
 import { createWaiter, type WaiterStrategy, type WaiterTiming } from '../runtime/timing.js';
 import { describeMachine, machineLine, table, updateBenchmarksDoc, us, writeResult } from './lib/report.js';
 
@@ -290,12 +291,6 @@ export function runCyclictest(intervalUs: number, loops: number, priority = 0): 
   };
 }
 
-/** SCHED_FIFO 50 for every thread of this process, or back to normal; false when not permitted. */
-export function setRealtime(on: boolean): boolean {
-  const args = on ? ['-a', '-f', '-p', '50', String(process.pid)] : ['-a', '-o', '-p', '0', String(process.pid)];
-  return spawnSync('chrt', args).status === 0;
-}
-
 /** Whether SCHED_FIFO is permitted here (root without a restricted RT budget). */
 export function realtimePermitted(): boolean {
   const run = spawnSync('chrt', ['-f', '50', 'true']);
@@ -370,7 +365,8 @@ export const command: Subcommand = {
         const gc = new GcCounter().start();
         const cpuBefore = process.cpuUsage();
         const wallBefore = nowNs();
-        if (realtime) setRealtime(true);
+        // every thread: this benchmark compares the waiters themselves, worker threads included
+        if (realtime) setRealtimeScheduling(50, WHOLE_PROCESS);
         let samples: Float64Array;
         try {
           samples =
@@ -378,7 +374,7 @@ export const command: Subcommand = {
               ? await runWorkerCycle(periodNs, ticks, iterations, spinNs)
               : await runMainThread(strategy, periodNs, ticks, iterations, timing);
         } finally {
-          if (realtime) setRealtime(false);
+          if (realtime) setRealtimeScheduling(0, WHOLE_PROCESS);
         }
         const cpu = process.cpuUsage(cpuBefore);
         const wall = nowNs() - wallBefore;

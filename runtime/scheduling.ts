@@ -4,19 +4,21 @@
  * Only the threads that keep the loop's time get it: the main thread (the cycle) and the native
  * timekeeper's thread. V8's platform workers (concurrent GC marking, the optimising compiler) and
  * libuv's pool stay under normal scheduling: at the loop's FIFO priority they would run unpreempted
- * and, with two cores, could hold both for the length of a GC phase or a compile, which the loop
- * then waits out (measured with `engram bench loop`: docs/runtime.md). A waiter whose thread id is
- * unknown (the worker thread) leaves no choice but the whole process.
+ * and, with two cores, could hold both for the length of a GC phase or a compile. (Side by side with
+ * FIFO for every thread, `engram bench loop` measured no difference on this machine: docs/runtime.md.)
+ * A waiter whose thread id is unknown (the worker thread) leaves no choice but the whole process.
  */
 import { spawnSync } from 'node:child_process';
 
 /** Which threads get the priority: these Linux thread ids, or every thread of the process. */
 export type RealtimeThreads = { kind: 'threads'; ids: readonly number[] } | { kind: 'process' };
 
-/** The main thread (its thread id is the process id) and, when known, the timekeeper's thread. */
-export function loopThreads(timekeeperThreadId: number | undefined): RealtimeThreads {
-  if (timekeeperThreadId === undefined) return { kind: 'process' };
-  return { kind: 'threads', ids: timekeeperThreadId > 0 ? [process.pid, timekeeperThreadId] : [process.pid] };
+/** Every thread of the process. */
+export const WHOLE_PROCESS: RealtimeThreads = { kind: 'process' };
+
+/** The main thread (its thread id is the process id) and the timekeeper's thread, if it has its own. */
+export function loopThreads(timekeeperThreadId?: number): RealtimeThreads {
+  return { kind: 'threads', ids: timekeeperThreadId === undefined ? [process.pid] : [process.pid, timekeeperThreadId] };
 }
 
 /**

@@ -31,7 +31,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Clock } from './contracts.js';
-import { loopThreads, type RealtimeThreads } from './scheduling.js';
+import { loopThreads, type RealtimeThreads, WHOLE_PROCESS } from './scheduling.js';
 
 export interface Waiter {
   readonly name: string;
@@ -71,7 +71,7 @@ export class TimerWaiter implements Waiter {
   readonly name = 'timer';
   /** everything happens on the main thread */
   realtimeThreads(): RealtimeThreads {
-    return loopThreads(0);
+    return loopThreads();
   }
   readonly leadNs: number;
   private dueNs = 0;
@@ -140,7 +140,7 @@ export class WorkerWaiter implements Waiter {
   readonly name = 'worker';
   /** Node does not tell a worker's thread id: the whole process */
   realtimeThreads(): RealtimeThreads {
-    return loopThreads(undefined);
+    return WHOLE_PROCESS;
   }
   readonly leadNs: number;
   private readonly worker: Worker;

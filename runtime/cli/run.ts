@@ -309,16 +309,17 @@ export async function runConfig(config: RuntimeConfig, options: RunOptions): Pro
         });
   let stopReason: StopReason = 'requested';
   let realtime = false;
+  const realtimeThreads = runner.waiter.realtimeThreads();
   try {
     await driver.start();
     controller.setExploration(true);
     if (config.timing.realtimePriority > 0) {
-      const threads = runner.waiter.realtimeThreads();
-      realtime = setRealtimeScheduling(config.timing.realtimePriority, threads);
+      realtime = setRealtimeScheduling(config.timing.realtimePriority, realtimeThreads);
       if (realtime) {
+        const threadIds = realtimeThreads.kind === 'threads' ? realtimeThreads.ids : 'all';
         logger.info(
-          { priority: config.timing.realtimePriority, threads: threads.kind === 'threads' ? threads.ids : 'all' },
-          threads.kind === 'threads' ? 'SCHED_FIFO for the loop and timekeeper threads' : 'SCHED_FIFO for every thread',
+          { priority: config.timing.realtimePriority, threads: threadIds },
+          threadIds === 'all' ? 'SCHED_FIFO for every thread' : 'SCHED_FIFO for the loop and timekeeper threads',
         );
       } else logger.warn({ priority: config.timing.realtimePriority }, 'SCHED_FIFO not permitted: normal scheduling');
     }
@@ -335,7 +336,7 @@ export async function runConfig(config: RuntimeConfig, options: RunOptions): Pro
     stopReason = await runner.run();
   } finally {
     // shutdown I/O (snapshot, recording) at normal priority
-    if (realtime) setRealtimeScheduling(0, runner.waiter.realtimeThreads());
+    if (realtime) setRealtimeScheduling(0, realtimeThreads);
     // Shutdown: the safe action goes out before the driver closes.
     loop.publishSafe();
     status.close();
