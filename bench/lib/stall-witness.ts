@@ -55,10 +55,18 @@ export function startStallWitness(options: WitnessOptions = {}): StallWitness {
   const cpuCount = os.availableParallelism();
   const cpus = Array.from({ length: cpuCount }, (_, cpu) => cpu);
   const script = witnessScript();
+  const noReport = (reason: string | undefined): WitnessReport => ({
+    available: false,
+    ...(reason === undefined ? {} : { reason }),
+    cpus,
+    wakes: [],
+    machineStalls: [],
+    anyCpuStalls: [],
+  });
   const unavailable = (reason: string): StallWitness => ({
     pids: [],
     ready: Promise.resolve(),
-    stop: async () => ({ available: false, reason, cpus, wakes: [], machineStalls: [], anyCpuStalls: [] }),
+    stop: async () => noReport(reason),
   });
   if (cpuCount < 2) return unavailable('one CPU: a machine-wide stall cannot be told from a busy CPU');
   if (script === undefined) return unavailable('bench/stall-witness.py not found');
@@ -111,8 +119,7 @@ export function startStallWitness(options: WitnessOptions = {}): StallWitness {
     async stop() {
       for (const child of children) child.kill('SIGTERM');
       const failures = (await Promise.all(exits)).filter((failure) => failure !== undefined);
-      if (failures.length > 0)
-        return { available: false, reason: failures[0], cpus, wakes: [], machineStalls: [], anyCpuStalls: [] };
+      if (failures.length > 0) return noReport(failures[0]);
       const reports = outputs.map(
         (text) => JSON.parse(text.trim().split('\n').pop()!) as { wakes: number; gaps: [number, number][] },
       );
