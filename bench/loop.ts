@@ -31,6 +31,7 @@ import { LoopRunner } from '../runtime/loop-runner.js';
 import { actionLimits, SafetyFilter } from '../runtime/safety.js';
 import { type RealtimeThreads, setRealtimeScheduling, WHOLE_PROCESS } from '../runtime/scheduling.js';
 import type { WaiterStrategy } from '../runtime/timing.js';
+import { type FaultCounts, faultsSince, readFaultCounts } from './lib/faults.js';
 import { describeMachine, machineLine, table, updateBenchmarksDoc, us, writeResult } from './lib/report.js';
 import { coveredNs, type Interval, startStallWitness, unionIntervals } from './lib/stall-witness.js';
 import { distribution, GcCounter, median } from './lib/stats.js';
@@ -274,6 +275,8 @@ interface RateResult {
   skippedInAnyCpuStalls: number;
   /** the rate error had those ticks run */
   rateErrorOutsideStallsPercent: number;
+  /** page faults and involuntary context switches during the run (bench/lib/faults.ts) */
+  faults: FaultCounts;
 }
 
 /**
@@ -375,9 +378,12 @@ async function runRate(
     throw new Error('SCHED_FIFO 50 not permitted');
   }
   const gc = new GcCounter().start();
+  const faultsBefore = readFaultCounts();
   let gcs: Awaited<ReturnType<GcCounter['stop']>>;
+  let faults: FaultCounts;
   try {
     await runner.run();
+    faults = faultsSince(faultsBefore);
     gcs = await gc.stop();
   } finally {
     if (realtime) setRealtimeScheduling(0, threads);
@@ -432,6 +438,7 @@ async function runRate(
     skippedInGcPauses: inGcPauses,
     skippedBehindOwnWork: skippedBehindOwnWork(sampler, periodNs),
     rateErrorOutsideStallsPercent: ((achieved * (1 + inStalls / Math.max(1, c.cycles - 1)) - rateHz) / rateHz) * 100,
+    faults,
   };
 }
 
@@ -511,7 +518,9 @@ export const command: Subcommand = {
                 ? `machine-wide stalls ${result.witness.machineStalls} (${result.witness.machineStallMs.toFixed(1)} ms, longest ${result.witness.longestMachineStallMs.toFixed(1)}), ` +
                   `${result.skippedInMachineStalls} skipped ticks inside them, rate error outside them ${result.rateErrorOutsideStallsPercent.toFixed(3)}%; ` +
                   `${result.skippedInAnyCpuStalls} skipped inside a stall of either CPU; ${result.skippedInGcPauses} inside GC pauses; ${result.skippedBehindOwnWork} behind the loop's own work`
-                : `no stall witness: ${result.witness.reason}`),
+                : `no stall witness: ${result.witness.reason}`) +
+              `; page faults ${result.faults.majorPageFaults} major / ${result.faults.minorPageFaults} minor, ` +
+              `involuntary switches ${result.faults.involuntarySwitches} (main thread ${result.faults.mainThreadInvoluntarySwitches})`,
           );
         }
       }
