@@ -556,6 +556,8 @@ export const command: Subcommand = {
         rateErrorOutsideStallsPercent: med((r) => r.rateErrorOutsideStallsPercent),
         gcMinor: med((r) => r.gc.minor),
         gcMajor: med((r) => r.gc.major),
+        majorPageFaults: med((r) => r.faults.majorPageFaults),
+        mainThreadInvoluntarySwitches: med((r) => r.faults.mainThreadInvoluntarySwitches),
       };
     });
     const machine = describeMachine();
@@ -578,6 +580,8 @@ export const command: Subcommand = {
       s.machineStallMs.toFixed(1),
       s.skippedInMachineStalls,
       `${s.rateErrorOutsideStallsPercent.toFixed(3)}%`,
+      s.majorPageFaults,
+      s.mainThreadInvoluntarySwitches,
     ]);
     updateBenchmarksDoc(
       'loop',
@@ -596,9 +600,10 @@ every wake over 2 ms late; "machine stalls ms" is the time in which every CPU's 
 ticks inside that time, and "error outside them" the rate error had those ticks run. The target is the
 "error" column; the last two say how much of it the machine's stalls explain. (The JSON also counts the
 skipped ticks inside a stall of either witness, skippedInAnyCpuStalls: an upper bound only, since the loop's
-own thread, at the same priority, can hold up the witness on its CPU.)
+own thread, at the same priority, can hold up the witness on its CPU.) "major faults": pages read back from
+disk during the run; "main preempted": the main thread's involuntary context switches (bench/lib/faults.ts).
 
-${table(['rate', 'achieved Hz', 'error', 'late p50', 'late p99', 'p99.9', 'max', 'overruns', 'skipped', 'step p99', 'cyclictest p99', 'p99 ratio', 'GC', 'machine stalls ms', 'skipped in them', 'error outside them'], rows)}
+${table(['rate', 'achieved Hz', 'error', 'late p50', 'late p99', 'p99.9', 'max', 'overruns', 'skipped', 'step p99', 'cyclictest p99', 'p99 ratio', 'GC', 'machine stalls ms', 'skipped in them', 'error outside them', 'major faults', 'main preempted'], rows)}
 `,
     );
     if (args.values.json) printJsonLast({ settings, summary });
