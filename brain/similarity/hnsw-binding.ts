@@ -21,8 +21,14 @@ export interface HnswIndexHandle {
   initIndex(maxElements: number, M: number, efConstruction: number, seed: number): void;
   resizeIndex(maxElements: number): void;
   setEf(ef: number): void;
-  /** inserts `label`, or overwrites its vector (hnswlib repairs the links) */
+  /** inserts `label`, or moves it to a new vector (the old neighbours' links are re-selected) */
   addPoint(vectors: Float32Array, offset: number, label: number): void;
+  /**
+   * Optional (the typed addon): how addPoint moves an existing label. `engram` (its default,
+   * native/hnsw/move.h) builds the same graph as hnswlib's updatePoint without its per-move heap
+   * containers; `hnswlib` calls updatePoint, the reference for benchmarks and tests.
+   */
+  setMoveMethod?(method: HnswMoveMethod): void;
   markDelete(label: number): void;
   unmarkDelete(label: number): void;
   /** nearest first into out*[outOffset..]; returns how many were written (at most k) */
@@ -53,6 +59,8 @@ export interface HnswIndexHandle {
 }
 
 export type HnswBindingName = 'typed' | 'hnswlib-node';
+
+export type HnswMoveMethod = 'engram' | 'hnswlib';
 
 export interface HnswBinding {
   readonly name: HnswBindingName;

@@ -6,8 +6,9 @@
  * the native addon loses this path with a clear Error instead of crashing at import.
  *
  * Labels are store slots. A slot is always the same hnswlib element: `remove` marks it deleted and
- * a later `upsert` of that slot unmarks it and overwrites its vector in place (hnswlib's
- * updatePoint repairs the links), so eviction and slot reuse never need a rebuild and the index
+ * a later `upsert` of that slot unmarks it and moves it to the new vector in place (the addon's
+ * move, native/hnsw/move.h, or hnswlib's updatePoint: both re-select the old neighbours' links and
+ * build the same graph), so eviction and slot reuse never need a rebuild and the index
  * never holds more than `capacity` elements. (replaceDeleted would hand a deleted element to a
  * different label; with label = slot we do not need it.)
  *
@@ -16,8 +17,8 @@
  * addon is not built (it boxes every query element and returns a new result object per search).
  *
  * Deferred writes (`deferWrites`, what the registry uses). An insert costs 30-150 µs, but an update
- * of an existing label (slot reuse after eviction, re-encoding) runs hnswlib's updatePoint, which
- * repairs every neighbour's links: measured here at N = 5,000, d = 64: p50 0.9 ms, p99 1.7 ms,
+ * of an existing label (slot reuse after eviction, re-encoding) repairs every neighbour's links
+ * (hnswlib's updatePoint, before the addon's move): measured here at N = 5,000, d = 64: p50 0.9 ms, p99 1.7 ms,
  * p99.9 3.5 ms (d = 3: p50 56 µs, p99.9 4 ms). Done inside the brain's maintain that overran its
  * 2 ms slack window. With deferWrites, `upsert` only queues the slot (one queue entry per slot,
  * so the queue never holds more than `capacity`); `maintain(untilNs)` applies queued slots, reading
@@ -35,7 +36,13 @@
 import { type Clock, monotonicClock } from '../../runtime/contracts.js';
 import type { VectorSource } from '../memory/store.js';
 import type { BackendFactory, SimilarityBackend } from './backend.js';
-import { type HnswBinding, type HnswBindingName, type HnswIndexHandle, loadHnswBinding } from './hnsw-binding.js';
+import {
+  type HnswBinding,
+  type HnswBindingName,
+  type HnswIndexHandle,
+  type HnswMoveMethod,
+  loadHnswBinding,
+} from './hnsw-binding.js';
 
 export interface HnswOptions {
   M: number;
@@ -49,6 +56,11 @@ export interface HnswOptions {
   deferWrites?: boolean;
   /** the native binding (hnsw-binding.ts); default: engram's typed addon, else hnswlib-node */
   binding?: HnswBindingName;
+  /**
+   * how a slot moves to a new vector (hnsw-binding.ts, setMoveMethod): `hnswlib` is the reference
+   * that `engram bench hnsw` measures side by side; hnswlib-node's binding always moves that way
+   */
+  moveMethod?: HnswMoveMethod;
 }
 
 /** Per-slot state inside the index. */
@@ -113,6 +125,13 @@ export class HnswBackend implements SimilarityBackend {
     this.maxElements = Math.min(source.capacity, Math.max(16, options.initialElements ?? 1024));
     this.index.initIndex(this.maxElements, options.M, options.efConstruction, options.seed ?? 100);
     this.index.setEf(options.efSearch);
+    if (options.moveMethod !== undefined) this.index.setMoveMethod?.(options.moveMethod);
+  }
+
+  /** How this index moves a slot: hnswlib-node's binding has only hnswlib's updatePoint. */
+  get moveMethod(): HnswMoveMethod {
+    if (this.index.setMoveMethod === undefined) return 'hnswlib';
+    return this.options.moveMethod ?? 'engram';
   }
 
   size(): number {
@@ -402,6 +421,7 @@ export class HnswBackend implements SimilarityBackend {
     }
     this.index = loaded;
     this.index.setEf(this.options.efSearch);
+    if (this.options.moveMethod !== undefined) this.index.setMoveMethod?.(this.options.moveMethod);
     this.maxElements = Math.max(16, loaded.getMaxElements());
     this.slotState.fill(Absent);
     this.wanted.fill(0);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "hnswlib/hnswlib.h"
+#include "move.h"
 
 namespace {
 
@@ -28,6 +29,10 @@ struct Index {
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
   // an async writeIndex is reading the graph on a worker thread
   bool writing = false;
+  // moves an existing label to a new vector (move.h); hnswlibMove: hnswlib's updatePoint instead,
+  // the reference that benchmarks and tests compare with (setMoveMethod)
+  engram::Mover mover;
+  bool hnswlibMove = false;
 };
 
 constexpr size_t kMaxArgs = 8;
@@ -226,7 +231,8 @@ napi_value SetEf(napi_env env, napi_callback_info info) {
   return withOneUint(env, info, kIndex, "setEf", "ef", [](Hnsw& hnsw, uint32_t ef) { hnsw.setEf(ef); });
 }
 
-// addPoint(vectors: Float32Array, offset, label): insert, or update the vector of an existing label
+// addPoint(vectors: Float32Array, offset, label): insert, or move an existing label to the vector
+// (a deleted one is undeleted first, as hnswlib's addPoint does)
 napi_value AddPoint(napi_env env, napi_callback_info info) {
   Call call;
   if (!begin(env, info, call, 3, kMutableIndex, "addPoint")) return nullptr;
@@ -234,9 +240,33 @@ napi_value AddPoint(napi_env env, napi_callback_info info) {
   uint32_t label;
   if (!getVector(call, 0, 1, "addPoint vectors", vector) || !getUint(call, 2, "label", label)) return nullptr;
   return guarded(env, "addPoint", [&] {
-    call.index->hnsw->addPoint(vector, label, false);
+    Index& index = *call.index;
+    Hnsw& hnsw = *index.hnsw;
+    const auto found = hnsw.label_lookup_.find(label);
+    if (index.hnswlibMove || found == hnsw.label_lookup_.end()) {
+      hnsw.addPoint(vector, label, false);
+    } else {
+      const hnswlib::tableint id = found->second;
+      if (hnsw.isMarkedDeleted(id)) hnsw.unmarkDeletedInternal(id);
+      index.mover.move(hnsw, vector, id);
+    }
     return undefinedValue(env);
   });
+}
+
+// setMoveMethod("engram" | "hnswlib"): how addPoint moves an existing label (default engram: the
+// same graph as hnswlib's updatePoint, faster; move.h)
+napi_value SetMoveMethod(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!begin(env, info, call, 1, kAnything, "setMoveMethod")) return nullptr;
+  char method[16];
+  size_t length = 0;
+  if (napi_get_value_string_utf8(env, call.argv[0], method, sizeof(method), &length) != napi_ok ||
+      (std::strcmp(method, "engram") != 0 && std::strcmp(method, "hnswlib") != 0)) {
+    return throwError(env, "setMoveMethod: expected \"engram\" or \"hnswlib\""), nullptr;
+  }
+  call.index->hnswlibMove = std::strcmp(method, "hnswlib") == 0;
+  return undefinedValue(env);
 }
 
 napi_value MarkDelete(napi_env env, napi_callback_info info) {
@@ -578,6 +608,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"setEf", nullptr, SetEf, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"addPoint", nullptr, AddPoint, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"markDelete", nullptr, MarkDelete, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setMoveMethod", nullptr, SetMoveMethod, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"unmarkDelete", nullptr, UnmarkDelete, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"searchKnn", nullptr, SearchKnn, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"getPoint", nullptr, GetPoint, nullptr, nullptr, nullptr, napi_default, nullptr},

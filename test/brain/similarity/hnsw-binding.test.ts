@@ -249,4 +249,81 @@ test('while writeIndex runs, searches work and writes are refused', async () => 
   }
 });
 
+/**
+ * The same moves (markDelete, then addPoint of the same label with a new vector: evict + slot reuse)
+ * applied to copies of one graph; the index files, which hold every vector and link list, compared.
+ */
+function uniformVectors(count: number, vectorDim: number, seed: number): Float32Array {
+  const out = new Float32Array(count * vectorDim);
+  let state = seed;
+  for (let i = 0; i < out.length; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    out[i] = state / 2 ** 32;
+  }
+  return out;
+}
+
+function moveAll(index: HnswIndexHandle, moves: Float32Array, moveDim: number, count: number, labels: number): void {
+  let state = 12345;
+  for (let m = 0; m < count; m++) {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    const label = state % labels;
+    index.markDelete(label);
+    index.addPoint(moves, m * moveDim, label);
+  }
+}
+
+test("engram's move gives hnswlib's graph: the same index file as updatePoint after thousands of moves", async () => {
+  const { typed, published } = await both();
+  const dir = mkdtempSync(join(tmpdir(), 'engram-hnsw-move-'));
+  try {
+    // trajectories (low intrinsic dimension: few links per element) and uniform noise (many: the
+    // link cap binds)
+    for (const [kind, moveDim] of [
+      ['trajectory', 16],
+      ['trajectory', 64],
+      ['uniform', 32],
+    ] as const) {
+      const count = 1500;
+      const initial =
+        kind === 'trajectory' ? trajectoryVectors(count, moveDim, 21) : uniformVectors(count, moveDim, 21);
+      const moves =
+        kind === 'trajectory' ? trajectoryVectors(4 * count, moveDim, 22) : uniformVectors(4 * count, moveDim, 22);
+      const files: Record<string, string> = {};
+      const variants: [string, HnswBinding, 'engram' | 'hnswlib' | undefined][] = [
+        ['engram', typed, undefined],
+        ['typed-updatePoint', typed, 'hnswlib'],
+        ['hnswlib-node', published, undefined],
+      ];
+      for (const [name, binding, method] of variants) {
+        const index = binding.create(moveDim);
+        index.initIndex(count, 12, 64, 3);
+        if (method !== undefined) index.setMoveMethod?.(method);
+        for (let i = 0; i < count; i++) index.addPoint(initial, i * moveDim, i);
+        if (name === 'engram') {
+          files.before = join(dir, `before-${kind}-${moveDim}.bin`);
+          index.writeIndexSync(files.before);
+        }
+        moveAll(index, moves, moveDim, 4 * count, count);
+        files[name] = join(dir, `${name}-${kind}-${moveDim}.bin`);
+        await index.writeIndex(files[name]!);
+      }
+      const engram = readFileSync(files.engram!);
+      assert.not.ok(engram.equals(readFileSync(files.before!)), 'the moves changed the graph');
+      const what = `${kind} d ${moveDim}`;
+      assert.ok(engram.equals(readFileSync(files['typed-updatePoint']!)), `${what}: as updatePoint in the addon`);
+      assert.ok(engram.equals(readFileSync(files['hnswlib-node']!)), `${what}: as hnswlib-node's updatePoint`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('setMoveMethod takes engram or hnswlib only', () => {
+  const index = build(typedBinding());
+  assert.throws(() => index.setMoveMethod?.('fast' as 'engram'), /setMoveMethod: expected "engram" or "hnswlib"/);
+  index.setMoveMethod?.('hnswlib');
+  index.setMoveMethod?.('engram');
+});
+
 test.run();
