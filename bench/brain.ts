@@ -35,7 +35,7 @@ import { encoderConfigSchema } from '../brain/encode/config.js';
 import { type EncoderLatency, measureEncoderLatency, OnnxEncoder } from '../brain/encode/onnx.js';
 import { SinglePathIndex } from '../brain/linear-index.js';
 import type { VectorSource } from '../brain/memory/store.js';
-import { hnswFactory } from '../brain/similarity/hnsw.js';
+import { type HnswBackend, hnswFactory } from '../brain/similarity/hnsw.js';
 import { numberFlag, parseCommandArgs, printJsonLast, type Subcommand, UsageError } from '../runtime/cli/args.js';
 import { systemClock } from '../runtime/clock.js';
 import { createFrame, type Frame, LookupPath, monotonicNsInto, type StepTimings } from '../runtime/contracts.js';
@@ -62,7 +62,12 @@ options:
   --dims LIST      state x action dimensions (default 16x4,64x4)
   --repeats R      measured runs per size; p99 is the median over runs (default 5)
   --steps S        measured steps per run (default 2000)
-  --backend NAME   hnsw | linear (default hnsw)
+  --backend LIST   hnsw | hnsw-updatepoint | linear, comma separated (default hnsw).
+                   hnsw-updatepoint: HNSW moving slots with hnswlib's updatePoint instead of
+                   engram's move (native/hnsw/move.h). With several, each size runs with each
+                   in turn (the order alternating between sizes), side by side; with both hnsw
+                   and hnsw-updatepoint the run writes bench/results/brain-move.json and its own
+                   section of docs/benchmarks.md instead of the main table
   --horizon H      planning horizon of each of the 32 candidates (default: the brain's default)
   --merge          keep earlier results (bench/results/brain.json) for sizes not measured in this
                    run, so a long 1e6 run and a quick run make one table
@@ -283,8 +288,21 @@ async function measureSize(
       const { M, efConstruction, efSearch } = config.similarity.hnsw;
       // Sized for N at start: grown by doubling from 1,024 (what the registry does for a memory
       // that may never fill), the freed blocks stay in the process (64+4 at 1e5: 1.70x, 1.48x sized)
-      const created = await hnswFactory({ M, efConstruction, efSearch, seed: 1, initialElements: n }).create(source);
+      const moveMethod = backendName === 'hnsw-updatepoint' ? 'hnswlib' : 'engram';
+      const created = await hnswFactory({
+        M,
+        efConstruction,
+        efSearch,
+        seed: 1,
+        initialElements: n,
+        moveMethod,
+      }).create(source);
       if (created instanceof Error) throw created;
+      if ((created as HnswBackend).moveMethod !== moveMethod) {
+        throw new Error(
+          `bench brain: the ${(created as HnswBackend).bindingName} binding cannot move with ${moveMethod}`,
+        );
+      }
       return new SinglePathIndex(created);
     },
   });
@@ -420,7 +438,7 @@ async function measureSize(
   const hnswTotal = hnswBytesEstimate(config, stateDim);
   // the index's links: level-0 list (2M neighbours + count) plus upper levels, without its vector copy
   const M = config.similarity.hnsw.M;
-  const links = backendName === 'hnsw' ? Math.round((2 * M + 1) * 4 + ((M + 1) * 4) / Math.max(1, M - 1)) : 0;
+  const links = backendName.startsWith('hnsw') ? Math.round((2 * M + 1) * 4 + ((M + 1) * 4) / Math.max(1, M - 1)) : 0;
   const result: SizeResult = {
     stateDim,
     actionDim,
@@ -622,6 +640,42 @@ export function addMarginalBytes(results: SizeResult[]): void {
 
 const childMarker = 'BENCH_BRAIN_RESULT ';
 
+/** --backend values: the index behind the brain */
+const backendNames = ['hnsw', 'hnsw-updatepoint', 'linear'];
+
+/**
+ * Rows for the side-by-side comparison of HNSW moves: each (dims, N, horizon) measured with both
+ * engram's move (`hnsw`) and hnswlib's updatePoint (`hnsw-updatepoint`).
+ */
+export function moveComparison(results: SizeResult[]): (string | number)[][] {
+  const rows: (string | number)[][] = [];
+  for (const engram of results) {
+    if (engram.backend !== 'hnsw') continue;
+    const reference = results.find(
+      (r) =>
+        r.backend === 'hnsw-updatepoint' &&
+        r.stateDim === engram.stateDim &&
+        r.actionDim === engram.actionDim &&
+        r.n === engram.n &&
+        r.horizon === engram.horizon,
+    );
+    if (!reference) continue;
+    const tailStore = (r: SizeResult) => (r.tailStages ? us(r.tailStages.storeNs) : 'n/a');
+    rows.push([
+      `${engram.stateDim}+${engram.actionDim}`,
+      engram.n.toExponential(0).replace('+', ''),
+      engram.horizon,
+      `${us(engram.stepP50Ns)} / ${us(reference.stepP50Ns)}`,
+      `${us(engram.stepP99Ns)} / ${us(reference.stepP99Ns)}`,
+      (reference.stepP99Ns / engram.stepP99Ns).toFixed(2),
+      `${us(engram.stages.storeP50Ns)} / ${us(reference.stages.storeP50Ns)}`,
+      `${tailStore(engram)} / ${tailStore(reference)}`,
+      `${engram.p99PerRunNs.map(us).join(', ')} / ${reference.p99PerRunNs.map(us).join(', ')}`,
+    ]);
+  }
+  return rows;
+}
+
 /**
  * Each size runs in a fresh process: memory freed by an earlier size stays in the process (RSS does
  * not shrink), which would make the next size's RSS growth, and so its bytes per experience, too low.
@@ -765,6 +819,25 @@ function markdown(
   ].join('\n');
 }
 
+function moveMarkdown(results: SizeResult[], command: string, machine: MachineDescription): string {
+  return [
+    "## Brain step: engram's HNSW move against hnswlib's updatePoint (`engram bench brain --backend hnsw,hnsw-updatepoint`)",
+    '',
+    `Command: \`${command}\`. Machine: ${machineLine(machine)}.`,
+    '',
+    "The brain step of the table above, with the index moving slots (every store evicts and reuses one) by engram's",
+    "move (native/hnsw/move.h, the default) and by hnswlib's updatePoint, each size measured with one and then the",
+    'other (the order alternating between sizes). Both build the same graph, so the brain takes the same steps and',
+    "only the store differs; the machine's speed drifts between runs, so compare within a row. Times in µs, engram /",
+    'updatePoint; "ratio": updatePoint\'s step p99 over engram\'s; p99 per run shows the spread.',
+    '',
+    table(
+      ['dims', 'N', 'horizon', 'step p50', 'step p99', 'ratio', 'store p50', 'steps >= p99: store', 'p99 per run'],
+      moveComparison(results),
+    ),
+  ].join('\n');
+}
+
 export const command: Subcommand = {
   name: 'bench brain',
   summary: 'brain step cost vs memory size',
@@ -777,11 +850,14 @@ export const command: Subcommand = {
     const dims = parseDims(values.dims);
     const repeats = numberFlag(values.repeats, 'repeats', 5);
     const steps = numberFlag(values.steps, 'steps', 2000);
-    const backend = values.backend ?? 'hnsw';
+    const backends = (values.backend ?? 'hnsw').split(',').map((name) => name.trim());
     const horizon = numberFlag(values.horizon, 'horizon', 0);
     if (!Number.isInteger(horizon) || horizon < 0) throw new UsageError('--horizon expects a positive integer');
-    if (backend !== 'hnsw' && backend !== 'linear')
-      throw new UsageError(`--backend expects hnsw or linear, got '${backend}'`);
+    for (const backend of backends) {
+      if (!backendNames.includes(backend)) {
+        throw new UsageError(`--backend expects ${backendNames.join(', ')} (comma separated), got '${backend}'`);
+      }
+    }
     if (!(repeats >= 1) || !(steps >= 100)) throw new UsageError('--repeats must be >= 1 and --steps >= 100');
     const log = (line: string) => process.stderr.write(`${line}\n`);
     const commandLine = `engram bench brain ${argv.filter((a) => a !== '--json').join(' ')}`.trim();
@@ -812,19 +888,32 @@ export const command: Subcommand = {
     if (values.child) {
       // one size in this process: the parent reads the JSON line
       const [[stateDim, actionDim]] = dims as [[number, number]];
-      const result = await measureSize(stateDim, actionDim, sizes[0]!, repeats, steps, backend, horizon, log);
+      const result = await measureSize(stateDim, actionDim, sizes[0]!, repeats, steps, backends[0]!, horizon, log);
       process.stdout.write(`${childMarker}${JSON.stringify(result)}\n`);
       return 0;
     }
     const results: SizeResult[] = [];
+    let sizeIndex = 0;
     for (const [stateDim, actionDim] of dims) {
       for (const n of sizes) {
-        const result = measureInChild(stateDim, actionDim, n, repeats, steps, backend, horizon);
-        results.push(result);
-        log(
-          `dims ${stateDim}+${actionDim} N=${n} ${result.lookupPath}: step p50 ${us(result.stepP50Ns)} µs, p99 ${us(result.stepP99Ns)} µs, p99.9 ${us(result.stepP999Ns)} µs, max ${us(result.stepMaxNs)} µs; insert p50 ${us(result.insert.p50)} µs; evict p50 ${us(result.eviction.p50)} µs; ${result.bytesPerExperience} B/exp (${result.bytesRatio.toFixed(2)}x); GC/10k ${result.gcPer10kWithStep.toFixed(1)} with, ${result.gcPer10kWithoutStep.toFixed(1)} without; alloc ${result.allocatedBytesPerStep} B/step; fill ${result.fillSeconds.toFixed(1)} s`,
-        );
+        // side by side: alternate which backend goes first, so a slow stretch does not favour one
+        const order = sizeIndex++ % 2 === 0 ? backends : [...backends].reverse();
+        for (const backend of order) {
+          const result = measureInChild(stateDim, actionDim, n, repeats, steps, backend, horizon);
+          results.push(result);
+          log(
+            `dims ${stateDim}+${actionDim} N=${n} ${result.backend}: step p50 ${us(result.stepP50Ns)} µs, p99 ${us(result.stepP99Ns)} µs, p99.9 ${us(result.stepP999Ns)} µs, max ${us(result.stepMaxNs)} µs; insert p50 ${us(result.insert.p50)} µs; evict p50 ${us(result.eviction.p50)} µs; ${result.bytesPerExperience} B/exp (${result.bytesRatio.toFixed(2)}x); GC/10k ${result.gcPer10kWithStep.toFixed(1)} with, ${result.gcPer10kWithoutStep.toFixed(1)} without; alloc ${result.allocatedBytesPerStep} B/step; fill ${result.fillSeconds.toFixed(1)} s`,
+          );
+        }
       }
+    }
+    if (backends.includes('hnsw') && backends.includes('hnsw-updatepoint')) {
+      // the move comparison: its own result and section, the main table untouched
+      const path = writeResult('brain-move', { command: commandLine, repeats, steps, results });
+      if (!values['no-doc']) updateBenchmarksDoc('brain-move', moveMarkdown(results, commandLine, describeMachine()));
+      log(`wrote ${path}`);
+      if (values.json) printJsonLast({ benchmark: 'brain-move', results });
+      return 0;
     }
     const encoder = await measureEncoder(repeats, steps, commandLine);
     log(encoderLogLine(encoder));
@@ -833,7 +922,11 @@ export const command: Subcommand = {
     addMarginalBytes(results);
     results.sort(
       (a, b) =>
-        a.stateDim - b.stateDim || a.actionDim - b.actionDim || (a.horizon ?? 0) - (b.horizon ?? 0) || a.n - b.n,
+        a.stateDim - b.stateDim ||
+        a.actionDim - b.actionDim ||
+        (a.horizon ?? 0) - (b.horizon ?? 0) ||
+        a.n - b.n ||
+        a.backend.localeCompare(b.backend),
     );
     const path = writeResult('brain', { command: commandLine, runs, repeats, steps, results, encoder });
     if (!values['no-doc']) {
