@@ -3,15 +3,15 @@
 // neighbour of the moved element over its one- and two-hop neighbourhood; it builds that
 // neighbourhood in std::unordered_set (a heap node per member, ~300 members at M = 12), a fresh
 // std::priority_queue per neighbour and two more containers inside each getNeighborsByHeuristic2,
-// and copies every link list it reads into a new std::vector. moveElement does the same selection
-// over reused flat buffers and a visited-epoch array, and then calls hnswlib's own
+// and copies every link list it reads into a new std::vector. Mover::move does the same selection
+// over reused flat buffers and a small stamped hash table, and then calls hnswlib's own
 // repairConnectionsForUpdate for the moved element's new links, as updatePoint does.
 //
 // Same graph as updatePoint(vector, id, 1.0): the candidate set, the efConstruction nearest of it,
 // the heuristic's choice and the order links are written in are all decided by distances; only
 // exact distance ties (identical vectors) may be ordered differently, because updatePoint's order
-// among ties follows unordered_set buckets. test/brain/hnsw-move.test.ts checks link lists after
-// thousands of moves against updatePoint's, element by element.
+// among ties follows unordered_set buckets. test/brain/similarity/hnsw-binding.test.ts compares the
+// index file after thousands of moves with updatePoint's, byte for byte.
 #pragma once
 
 #include <algorithm>
@@ -39,7 +39,7 @@ class Mover {
     const int maxLevel = hnsw.maxlevel_;
     const tableint entryPoint = hnsw.enterpoint_node_;
     if (entryPoint == id && hnsw.cur_element_count == 1) return;
-    reserve(hnsw.max_elements_);
+    reserve(hnsw.maxM0_);
     const int elementLevel = hnsw.element_levels_[id];
     for (int layer = 0; layer <= elementLevel; layer++) relinkNeighbours(hnsw, id, layer);
     hnsw.repairConnectionsForUpdate(vector, entryPoint, id, elementLevel, maxLevel);
@@ -50,8 +50,16 @@ class Mover {
   // and a symmetric matrix of their squared distances filled as needed. Every neighbour's selection
   // and heuristic compares pairs from this one set, so a pair is computed once per move instead of
   // once per neighbour that meets it (~20x fewer distances for an element with 20 links).
-  std::vector<uint32_t> seen_;      // seen_[id] == epoch_: id is a candidate of this layer's pass
-  std::vector<uint32_t> position_;  // its index in candidates_ (valid where seen_[id] == epoch_)
+  //
+  // Which ids are candidates already, and at which position: an open-addressing table sized for the
+  // most candidates a layer can have (1 + maxM0 + maxM0^2), its entries stamped per pass, so the
+  // mover's memory depends on M, not on the number of elements (the brain's bytes per experience).
+  struct Entry {
+    uint32_t stamp = 0;  // == epoch_: the entry belongs to this pass
+    tableint id = 0;
+    uint32_t position = 0;
+  };
+  std::vector<Entry> table_;
   uint32_t epoch_ = 0;
   std::vector<tableint> candidates_;
   std::vector<uint32_t> neighbours_;  // updatePoint's sNeigh, as positions in candidates_
@@ -59,28 +67,36 @@ class Mover {
   std::vector<Scored> nearest_;       // (distance, position) of the efConstruction nearest, nearest first
   std::vector<Scored> chosen_;        // the heuristic's choice, nearest first
 
-  void reserve(size_t maxElements) {
-    if (seen_.size() < maxElements) {
-      seen_.assign(maxElements, 0);
-      position_.assign(maxElements, 0);
+  // A power of two at least twice the most candidates a layer can have: probes stay short.
+  void reserve(size_t maxLinks) {
+    const size_t most = 1 + maxLinks + maxLinks * maxLinks;
+    size_t size = 1;
+    while (size < 2 * most) size <<= 1;
+    if (table_.size() < size) {
+      table_.assign(size, Entry());
       epoch_ = 0;
     }
   }
 
   void nextEpoch() {
     if (++epoch_ == 0) {  // wrapped: clear the stamps so an old one cannot match
-      std::fill(seen_.begin(), seen_.end(), 0);
+      std::fill(table_.begin(), table_.end(), Entry());
       epoch_ = 1;
     }
   }
 
+  // The candidate's position, added at the end if it is new this pass.
   uint32_t addCandidate(tableint candidate) {
-    if (seen_[candidate] != epoch_) {
-      seen_[candidate] = epoch_;
-      position_[candidate] = static_cast<uint32_t>(candidates_.size());
-      candidates_.push_back(candidate);
+    const size_t mask = table_.size() - 1;
+    size_t at = (static_cast<size_t>(candidate) * 2654435761u) & mask;
+    while (table_[at].stamp == epoch_) {
+      if (table_[at].id == candidate) return table_[at].position;
+      at = (at + 1) & mask;
     }
-    return position_[candidate];
+    const uint32_t position = static_cast<uint32_t>(candidates_.size());
+    table_[at] = Entry{epoch_, candidate, position};
+    candidates_.push_back(candidate);
+    return position;
   }
 
   // Squared L2 distance between the candidates at positions a and b (hnswlib's own distance
