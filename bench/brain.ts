@@ -35,7 +35,7 @@ import { encoderConfigSchema } from '../brain/encode/config.js';
 import { type EncoderLatency, measureEncoderLatency, OnnxEncoder } from '../brain/encode/onnx.js';
 import { SinglePathIndex } from '../brain/linear-index.js';
 import type { VectorSource } from '../brain/memory/store.js';
-import { type HnswBackend, hnswFactory } from '../brain/similarity/hnsw.js';
+import { hnswFactory } from '../brain/similarity/hnsw.js';
 import { numberFlag, parseCommandArgs, printJsonLast, type Subcommand, UsageError } from '../runtime/cli/args.js';
 import { systemClock } from '../runtime/clock.js';
 import { createFrame, type Frame, LookupPath, monotonicNsInto, type StepTimings } from '../runtime/contracts.js';
@@ -298,11 +298,6 @@ async function measureSize(
         moveMethod,
       }).create(source);
       if (created instanceof Error) throw created;
-      if ((created as HnswBackend).moveMethod !== moveMethod) {
-        throw new Error(
-          `bench brain: the ${(created as HnswBackend).bindingName} binding cannot move with ${moveMethod}`,
-        );
-      }
       return new SinglePathIndex(created);
     },
   });

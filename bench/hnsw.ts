@@ -75,9 +75,6 @@ async function runOnce(
   const created = await factory.create(store);
   if (created instanceof Error) throw created;
   const backend = created as HnswBackend;
-  if (backend.moveMethod !== moveMethod) {
-    throw new Error(`bench hnsw: the ${backend.bindingName} binding cannot move with ${moveMethod}`);
-  }
   const initial = trajectoryVectors(n, dim, seed);
   for (let i = 0; i < n; i++) {
     const slot = store.allocate(i);

@@ -399,7 +399,15 @@ async function runRate(
   ) {
     throw new Error(`SCHED_FIFO ${LOOP_PRIORITY} not permitted`);
   }
-  if (!realtime) for (const pid of witness.pids) setPriority(pid, WITNESS_NICE);
+  if (!realtime) {
+    for (const pid of witness.pids) {
+      try {
+        setPriority(pid, WITNESS_NICE);
+      } catch {
+        // the witness has exited already: witness.stop() reports why, and the run goes on without it
+      }
+    }
+  }
   const gc = new GcCounter().start();
   const faultsBefore = readFaultCounts();
   let gcs: Awaited<ReturnType<GcCounter['stop']>>;

@@ -28,7 +28,7 @@ export interface WitnessReport {
 }
 
 export interface StallWitness {
-  /** the witness processes (empty when unavailable) */
+  /** the witness processes that started (empty when unavailable) */
   readonly pids: readonly number[];
   /** resolves once every witness keeps time (python3 takes tens of ms to start) */
   readonly ready: Promise<void>;
@@ -114,7 +114,8 @@ export function startStallWitness(options: WitnessOptions = {}): StallWitness {
     );
   }
   return {
-    pids: children.map((child) => child.pid ?? -1),
+    // a witness that did not spawn has no process (its 'error' reaches stop()'s report)
+    pids: children.flatMap((child) => (child.pid === undefined ? [] : [child.pid])),
     ready: Promise.all(readies).then(() => {}),
     async stop() {
       for (const child of children) child.kill('SIGTERM');

@@ -124,14 +124,21 @@ export class HnswBackend implements SimilarityBackend {
     this.hidden = new Uint8Array(source.capacity);
     this.maxElements = Math.min(source.capacity, Math.max(16, options.initialElements ?? 1024));
     this.index.initIndex(this.maxElements, options.M, options.efConstruction, options.seed ?? 100);
-    this.index.setEf(options.efSearch);
-    if (options.moveMethod !== undefined) this.index.setMoveMethod?.(options.moveMethod);
+    this.configureIndex();
   }
 
-  /** How this index moves a slot: hnswlib-node's binding has only hnswlib's updatePoint. */
-  get moveMethod(): HnswMoveMethod {
-    if (this.index.setMoveMethod === undefined) return 'hnswlib';
-    return this.options.moveMethod ?? 'engram';
+  /**
+   * What the native index takes from the options, at start and after importIndex: efSearch and the
+   * move method. Throws when engram's move is asked of a binding that has only hnswlib's updatePoint.
+   */
+  private configureIndex(): void {
+    this.index.setEf(this.options.efSearch);
+    const method: HnswMoveMethod | undefined = this.options.moveMethod;
+    if (method === undefined) return;
+    if (this.index.setMoveMethod !== undefined) this.index.setMoveMethod(method);
+    else if (method === 'engram') {
+      throw new Error(`the ${this.binding.name} binding moves a slot only with hnswlib's updatePoint`);
+    }
   }
 
   size(): number {
@@ -420,8 +427,7 @@ export class HnswBackend implements SimilarityBackend {
       if (label < 0 || label >= this.capacity) throw new Error(`HNSW index ${path} holds label ${label} >= capacity`);
     }
     this.index = loaded;
-    this.index.setEf(this.options.efSearch);
-    if (this.options.moveMethod !== undefined) this.index.setMoveMethod?.(this.options.moveMethod);
+    this.configureIndex();
     this.maxElements = Math.max(16, loaded.getMaxElements());
     this.slotState.fill(Absent);
     this.wanted.fill(0);

@@ -319,11 +319,17 @@ test("engram's move gives hnswlib's graph: the same index file as updatePoint af
   }
 });
 
-test('setMoveMethod takes engram or hnswlib only', () => {
+test("setMoveMethod takes engram or hnswlib only; hnswlib-node cannot be asked for engram's move", async () => {
   const index = build(typedBinding());
   assert.throws(() => index.setMoveMethod?.('fast' as 'engram'), /setMoveMethod: expected "engram" or "hnswlib"/);
   index.setMoveMethod?.('hnswlib');
   index.setMoveMethod?.('engram');
+  const store = new ExperienceStore({ capacity: 64, contextDim: dim, actionDim: 1, linksPerExperience: 0 });
+  const options = { M: 16, efConstruction: 100, efSearch: 32, binding: 'hnswlib-node' } as const;
+  const refused = await hnswFactory({ ...options, moveMethod: 'engram' }).create(store);
+  assert.instance(refused, Error);
+  assert.match((refused as Error).message, /hnswlib-node binding moves a slot only with hnswlib's updatePoint/);
+  assert.instance(await hnswFactory({ ...options, moveMethod: 'hnswlib' }).create(store), HnswBackend);
 });
 
 test.run();
