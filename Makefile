@@ -28,7 +28,13 @@ TIMER_ADDON := native/timer/build/Release/engram_timer.node
 $(TIMER_ADDON): native/timer/engram_timer.cc native/timer/binding.gyp node_modules/.stamp
 	npm run build:native:timer --silent
 
-build: install $(HNSW_ADDON) $(TIMER_ADDON)
+# engram's numeric kernels (native/kernels: the local model's fit and predict, bit for bit the
+# JavaScript's). Without it brain/local-model.ts runs its JavaScript: the same results, slower.
+KERNELS_ADDON := native/kernels/build/Release/engram_kernels.node
+$(KERNELS_ADDON): native/kernels/engram_kernels.cc native/kernels/binding.gyp node_modules/.stamp
+	npm run build:native:kernels --silent
+
+build: install $(HNSW_ADDON) $(TIMER_ADDON) $(KERNELS_ADDON)
 	npx tsc -p tsconfig.json
 
 # Debian packages some tests use (chromium for HTML reports, python3-zmq/msgpack for the example
@@ -58,4 +64,4 @@ bench: build
 	$(NODE) --expose-gc --enable-source-maps dist/runtime/cli/main.js bench all
 
 clean:
-	rm -rf dist node_modules runs native/hnsw/build native/timer/build
+	rm -rf dist node_modules runs native/hnsw/build native/timer/build native/kernels/build

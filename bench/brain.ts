@@ -68,6 +68,11 @@ options:
                    in turn (the order alternating between sizes), side by side; with both hnsw
                    and hnsw-updatepoint the run writes bench/results/brain-move.json and its own
                    section of docs/benchmarks.md instead of the main table
+  --kernels LIST   native | javascript, comma separated (default native): where the local model's
+                   fit and predict run (native/kernels, or brain/local-model.ts's JavaScript; the
+                   same bits either way). With both, each size runs with each in turn, side by
+                   side, and the run writes bench/results/brain-kernels.json and its own section of
+                   docs/benchmarks.md instead of the main table
   --horizon H      planning horizon of each of the 32 candidates (default: the brain's default)
   --merge          keep earlier results (bench/results/brain.json) for sizes not measured in this
                    run, so a long 1e6 run and a quick run make one table
@@ -84,6 +89,7 @@ const options = {
   repeats: { type: 'string' },
   steps: { type: 'string' },
   backend: { type: 'string' },
+  kernels: { type: 'string' },
   horizon: { type: 'string' },
   'no-doc': { type: 'boolean' },
   merge: { type: 'boolean' },
@@ -132,6 +138,8 @@ export interface SizeResult {
   actionDim: number;
   n: number;
   backend: string;
+  /** where the local model's arithmetic ran (absent in results from before the kernel addon: JavaScript) */
+  kernels?: KernelPath;
   /** median over runs of each run's percentile (ns) */
   stepP50Ns: number;
   stepP99Ns: number;
@@ -260,6 +268,7 @@ async function measureSize(
   repeats: number,
   steps: number,
   backendName: string,
+  kernels: KernelPath,
   horizon: number,
   log: (line: string) => void,
 ): Promise<SizeResult> {
@@ -280,6 +289,7 @@ async function measureSize(
     log: quiet,
     // Pressure must not shrink memory in the middle of a measurement on a busy machine.
     freeMemoryBytes: () => Number.POSITIVE_INFINITY,
+    localModelKernels: kernels,
     index: async (source: VectorSource) => {
       if (backendName === 'linear') {
         const { LinearIndex } = await import('../brain/linear-index.js');
@@ -301,6 +311,9 @@ async function measureSize(
       return new SinglePathIndex(created);
     },
   });
+  if (brain.local.kernelPath !== kernels) {
+    throw new Error(`bench brain: --kernels ${kernels} asked for, but ${brain.local.kernelsUnavailable}`);
+  }
   const system = new SmoothSystem(stateDim, actionDim);
   const frame = createFrame(stateDim);
   const action = new Float32Array(actionDim);
@@ -439,6 +452,7 @@ async function measureSize(
     actionDim,
     n,
     backend: backendName,
+    kernels,
     stepP50Ns: median(p50s),
     stepP99Ns: median(p99s),
     stepP999Ns: overall.p999,
@@ -638,37 +652,71 @@ const childMarker = 'BENCH_BRAIN_RESULT ';
 /** --backend values: the index behind the brain */
 const backendNames = ['hnsw', 'hnsw-updatepoint', 'linear'];
 
+/** --kernels values: where the local model's arithmetic runs */
+const kernelPaths = ['native', 'javascript'] as const;
+type KernelPath = (typeof kernelPaths)[number];
+
+/** A run's kernels: results from before the kernel addon ran in JavaScript. */
+const kernelsOf = (r: SizeResult): KernelPath => r.kernels ?? 'javascript';
+
 /**
- * Rows for the side-by-side comparison of HNSW moves: each (dims, N, horizon) measured with both
- * engram's move (`hnsw`) and hnswlib's updatePoint (`hnsw-updatepoint`).
+ * Rows comparing two variants of the brain side by side: each (dims, N, horizon) measured as
+ * `subject` (engram's move, or native kernels) and as `reference` (hnswlib's updatePoint, or
+ * JavaScript kernels). "ratio": the reference's step p99 over the subject's.
  */
-export function moveComparison(results: SizeResult[]): (string | number)[][] {
+export function sideBySide(
+  results: SizeResult[],
+  isSubject: (r: SizeResult) => boolean,
+  isReference: (r: SizeResult) => boolean,
+  stage: 'storeNs' | 'planNs',
+): (string | number)[][] {
   const rows: (string | number)[][] = [];
-  for (const engram of results) {
-    if (engram.backend !== 'hnsw') continue;
+  const stageP50 = stage === 'storeNs' ? 'storeP50Ns' : 'planP50Ns';
+  for (const subject of results) {
+    if (!isSubject(subject)) continue;
     const reference = results.find(
       (r) =>
-        r.backend === 'hnsw-updatepoint' &&
-        r.stateDim === engram.stateDim &&
-        r.actionDim === engram.actionDim &&
-        r.n === engram.n &&
-        r.horizon === engram.horizon,
+        isReference(r) &&
+        r.stateDim === subject.stateDim &&
+        r.actionDim === subject.actionDim &&
+        r.n === subject.n &&
+        r.horizon === subject.horizon,
     );
     if (!reference) continue;
-    const tailStore = (r: SizeResult) => (r.tailStages ? us(r.tailStages.storeNs) : 'n/a');
+    const tail = (r: SizeResult) => (r.tailStages ? us(r.tailStages[stage]) : 'n/a');
     rows.push([
-      `${engram.stateDim}+${engram.actionDim}`,
-      engram.n.toExponential(0).replace('+', ''),
-      engram.horizon,
-      `${us(engram.stepP50Ns)} / ${us(reference.stepP50Ns)}`,
-      `${us(engram.stepP99Ns)} / ${us(reference.stepP99Ns)}`,
-      (reference.stepP99Ns / engram.stepP99Ns).toFixed(2),
-      `${us(engram.stages.storeP50Ns)} / ${us(reference.stages.storeP50Ns)}`,
-      `${tailStore(engram)} / ${tailStore(reference)}`,
-      `${engram.p99PerRunNs.map(us).join(', ')} / ${reference.p99PerRunNs.map(us).join(', ')}`,
+      `${subject.stateDim}+${subject.actionDim}`,
+      subject.n.toExponential(0).replace('+', ''),
+      subject.horizon,
+      `${us(subject.stepP50Ns)} / ${us(reference.stepP50Ns)}`,
+      `${us(subject.stepP99Ns)} / ${us(reference.stepP99Ns)}`,
+      (reference.stepP99Ns / subject.stepP99Ns).toFixed(2),
+      `${us(subject.stages[stageP50])} / ${us(reference.stages[stageP50])}`,
+      `${tail(subject)} / ${tail(reference)}`,
+      `${subject.p99PerRunNs.map(us).join(', ')} / ${reference.p99PerRunNs.map(us).join(', ')}`,
     ]);
   }
   return rows;
+}
+
+/** engram's HNSW move (`hnsw`) against hnswlib's updatePoint (`hnsw-updatepoint`), native kernels both. */
+export function moveComparison(results: SizeResult[]): (string | number)[][] {
+  return sideBySide(
+    results,
+    (r) => r.backend === 'hnsw',
+    (r) => r.backend === 'hnsw-updatepoint',
+    'storeNs',
+  );
+}
+
+/** the kernel addon against local-model.ts's JavaScript, same backend both. */
+export function kernelComparison(results: SizeResult[]): (string | number)[][] {
+  return sideBySide(
+    results,
+    (r) => kernelsOf(r) === 'native',
+    (r) => kernelsOf(r) === 'javascript',
+    'planNs',
+  );
 }
 
 /**
@@ -682,6 +730,7 @@ function measureInChild(
   repeats: number,
   steps: number,
   backend: string,
+  kernels: KernelPath,
   horizon: number,
 ): SizeResult {
   const args = [
@@ -702,6 +751,8 @@ function measureInChild(
     String(steps),
     '--backend',
     backend,
+    '--kernels',
+    kernels,
     '--horizon',
     String(horizon),
   ];
@@ -833,6 +884,26 @@ function moveMarkdown(results: SizeResult[], command: string, machine: MachineDe
   ].join('\n');
 }
 
+function kernelMarkdown(results: SizeResult[], command: string, machine: MachineDescription): string {
+  return [
+    "## Brain step: the kernel addon against the local model's JavaScript (`engram bench brain --kernels native,javascript`)",
+    '',
+    `Command: \`${command}\`. Machine: ${machineLine(machine)}.`,
+    '',
+    "The brain step of the table above with the local linear model's fit and predictions (the planner's",
+    "arithmetic) in engram's kernel addon (native/kernels, the default) and in brain/local-model.ts's",
+    'JavaScript, each size measured with one and then the other (the order alternating between sizes). Both',
+    "compute the same bits, so the brain takes the same steps and only the time differs; the machine's speed",
+    'drifts between runs, so compare within a row. Times in µs, native / JavaScript; "ratio": JavaScript\'s',
+    "step p99 over native's; p99 per run shows the spread.",
+    '',
+    table(
+      ['dims', 'N', 'horizon', 'step p50', 'step p99', 'ratio', 'plan p50', 'steps >= p99: plan', 'p99 per run'],
+      kernelComparison(results),
+    ),
+  ].join('\n');
+}
+
 export const command: Subcommand = {
   name: 'bench brain',
   summary: 'brain step cost vs memory size',
@@ -846,6 +917,18 @@ export const command: Subcommand = {
     const repeats = numberFlag(values.repeats, 'repeats', 5);
     const steps = numberFlag(values.steps, 'steps', 2000);
     const backends = (values.backend ?? 'hnsw').split(',').map((name) => name.trim());
+    const kernelsList = (values.kernels ?? 'native').split(',').map((name) => name.trim());
+    for (const kernels of kernelsList) {
+      if (!(kernelPaths as readonly string[]).includes(kernels)) {
+        throw new UsageError(`--kernels expects ${kernelPaths.join(', ')} (comma separated), got '${kernels}'`);
+      }
+    }
+    if (kernelsList.length > 1 && backends.length > 1) {
+      throw new UsageError('compare either --backend or --kernels side by side, not both in one run');
+    }
+    const variants = backends.flatMap((backend) =>
+      kernelsList.map((kernels) => ({ backend, kernels: kernels as KernelPath })),
+    );
     const horizon = numberFlag(values.horizon, 'horizon', 0);
     if (!Number.isInteger(horizon) || horizon < 0) throw new UsageError('--horizon expects a positive integer');
     for (const backend of backends) {
@@ -883,7 +966,8 @@ export const command: Subcommand = {
     if (values.child) {
       // one size in this process: the parent reads the JSON line
       const [[stateDim, actionDim]] = dims as [[number, number]];
-      const result = await measureSize(stateDim, actionDim, sizes[0]!, repeats, steps, backends[0]!, horizon, log);
+      const { backend, kernels } = variants[0]!;
+      const result = await measureSize(stateDim, actionDim, sizes[0]!, repeats, steps, backend, kernels, horizon, log);
       process.stdout.write(`${childMarker}${JSON.stringify(result)}\n`);
       return 0;
     }
@@ -891,16 +975,26 @@ export const command: Subcommand = {
     let sizeIndex = 0;
     for (const [stateDim, actionDim] of dims) {
       for (const n of sizes) {
-        // side by side: alternate which backend goes first, so a slow stretch does not favour one
-        const order = sizeIndex++ % 2 === 0 ? backends : [...backends].reverse();
-        for (const backend of order) {
-          const result = measureInChild(stateDim, actionDim, n, repeats, steps, backend, horizon);
+        // side by side: alternate which variant goes first, so a slow stretch does not favour one
+        const order = sizeIndex++ % 2 === 0 ? variants : [...variants].reverse();
+        for (const { backend, kernels } of order) {
+          const result = measureInChild(stateDim, actionDim, n, repeats, steps, backend, kernels, horizon);
           results.push(result);
           log(
-            `dims ${stateDim}+${actionDim} N=${n} ${result.backend}: step p50 ${us(result.stepP50Ns)} µs, p99 ${us(result.stepP99Ns)} µs, p99.9 ${us(result.stepP999Ns)} µs, max ${us(result.stepMaxNs)} µs; insert p50 ${us(result.insert.p50)} µs; evict p50 ${us(result.eviction.p50)} µs; ${result.bytesPerExperience} B/exp (${result.bytesRatio.toFixed(2)}x); GC/10k ${result.gcPer10kWithStep.toFixed(1)} with, ${result.gcPer10kWithoutStep.toFixed(1)} without; alloc ${result.allocatedBytesPerStep} B/step; fill ${result.fillSeconds.toFixed(1)} s`,
+            `dims ${stateDim}+${actionDim} N=${n} ${result.backend} (${kernels} kernels): step p50 ${us(result.stepP50Ns)} µs, p99 ${us(result.stepP99Ns)} µs, p99.9 ${us(result.stepP999Ns)} µs, max ${us(result.stepMaxNs)} µs; insert p50 ${us(result.insert.p50)} µs; evict p50 ${us(result.eviction.p50)} µs; ${result.bytesPerExperience} B/exp (${result.bytesRatio.toFixed(2)}x); GC/10k ${result.gcPer10kWithStep.toFixed(1)} with, ${result.gcPer10kWithoutStep.toFixed(1)} without; alloc ${result.allocatedBytesPerStep} B/step; fill ${result.fillSeconds.toFixed(1)} s`,
           );
         }
       }
+    }
+    if (kernelsList.length > 1) {
+      // the kernel comparison: its own result and section, the main table untouched
+      const path = writeResult('brain-kernels', { command: commandLine, repeats, steps, results });
+      if (!values['no-doc']) {
+        updateBenchmarksDoc('brain-kernels', kernelMarkdown(results, commandLine, describeMachine()));
+      }
+      log(`wrote ${path}`);
+      if (values.json) printJsonLast({ benchmark: 'brain-kernels', results });
+      return 0;
     }
     if (backends.includes('hnsw') && backends.includes('hnsw-updatepoint')) {
       // the move comparison: its own result and section, the main table untouched

@@ -37,6 +37,11 @@ export interface BrainOptions {
   freeMemoryBytes: () => number;
   /** hard cap by count after the byte budget (<= store.capacity) */
   hardCap: number;
+  /**
+   * where the local model's arithmetic runs (local-model.ts): 'native' (default) in engram's kernel
+   * addon when it is built, 'javascript' always in JavaScript; the same results either way
+   */
+  localModelKernels?: 'native' | 'javascript';
 }
 
 /** Counted events; read by metrics and tests, never reset by the brain. */
@@ -207,6 +212,7 @@ export class Brain implements Controller {
       planner.ridge,
       planner.discount,
       planner.valueKernel === 'quadratic',
+      options.localModelKernels ?? 'native',
     );
     this.beacons =
       planner.beacons > 0 ? new Beacons(store, planner.beacons, planner.beaconSlope, planner.beaconRadius) : null;

@@ -30,6 +30,8 @@ export interface CreateBrainOptions {
   indexBytesPerExperience?: number;
   /** free system memory in bytes (default os.freemem) */
   freeMemoryBytes?: () => number;
+  /** where the local model's arithmetic runs (BrainOptions.localModelKernels) */
+  localModelKernels?: 'native' | 'javascript';
 }
 
 /**
@@ -136,5 +138,6 @@ export async function createBrain(config: BrainConfig, options: CreateBrainOptio
     log: options.log,
     freeMemoryBytes: options.freeMemoryBytes ?? (() => os.freemem()),
     hardCap: cap,
+    localModelKernels: options.localModelKernels,
   });
 }

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "engram_kernels",
+      "sources": ["engram_kernels.cc"],
+      "cflags_cc": ["-O3", "-std=c++17", "-ffp-contract=off", "-fno-fast-math"]
+    }
+  ]
+}
