@@ -35,6 +35,7 @@ import { encoderConfigSchema } from '../brain/encode/config.js';
 import { type EncoderLatency, measureEncoderLatency, OnnxEncoder } from '../brain/encode/onnx.js';
 import { SinglePathIndex } from '../brain/linear-index.js';
 import type { VectorSource } from '../brain/memory/store.js';
+import type { KernelPath } from '../brain/native-kernels.js';
 import { hnswFactory } from '../brain/similarity/hnsw.js';
 import { numberFlag, parseCommandArgs, printJsonLast, type Subcommand, UsageError } from '../runtime/cli/args.js';
 import { systemClock } from '../runtime/clock.js';
@@ -289,7 +290,7 @@ async function measureSize(
     log: quiet,
     // Pressure must not shrink memory in the middle of a measurement on a busy machine.
     freeMemoryBytes: () => Number.POSITIVE_INFINITY,
-    localModelKernels: kernels,
+    kernels,
     index: async (source: VectorSource) => {
       if (backendName === 'linear') {
         const { LinearIndex } = await import('../brain/linear-index.js');
@@ -652,9 +653,8 @@ const childMarker = 'BENCH_BRAIN_RESULT ';
 /** --backend values: the index behind the brain */
 const backendNames = ['hnsw', 'hnsw-updatepoint', 'linear'];
 
-/** --kernels values: where the local model's arithmetic runs */
-const kernelPaths = ['native', 'javascript'] as const;
-type KernelPath = (typeof kernelPaths)[number];
+/** --kernels values: where the planner's arithmetic runs */
+const kernelPaths: readonly KernelPath[] = ['native', 'javascript'];
 
 /** A run's kernels: results from before the kernel addon ran in JavaScript. */
 const kernelsOf = (r: SizeResult): KernelPath => r.kernels ?? 'javascript';

@@ -20,6 +20,7 @@ import { LocalLinearModel } from './local-model.js';
 import { Evictor } from './memory/eviction.js';
 import { MemoryPressure } from './memory/pressure.js';
 import { type ExperienceStore, NO_SLOT } from './memory/store.js';
+import { type KernelPath, loadNearestRows } from './native-kernels.js';
 import { Normaliser } from './normalise.js';
 import { Planner } from './plan.js';
 import { ForwardModel } from './predict.js';
@@ -38,10 +39,11 @@ export interface BrainOptions {
   /** hard cap by count after the byte budget (<= store.capacity) */
   hardCap: number;
   /**
-   * where the local model's arithmetic runs (local-model.ts): 'native' (default) in engram's kernel
-   * addon when it is built, 'javascript' always in JavaScript; the same results either way
+   * where the planner's arithmetic runs (the local model's fit and predict, the first walk step):
+   * 'native' (default) in engram's kernel addon when it is built, 'javascript' always in
+   * JavaScript; the same results either way (brain/native-kernels.ts)
    */
-  localModelKernels?: 'native' | 'javascript';
+  kernels?: KernelPath;
 }
 
 /** Counted events; read by metrics and tests, never reset by the brain. */
@@ -212,7 +214,7 @@ export class Brain implements Controller {
       planner.ridge,
       planner.discount,
       planner.valueKernel === 'quadratic',
-      options.localModelKernels ?? 'native',
+      options.kernels ?? 'native',
     );
     this.beacons =
       planner.beacons > 0 ? new Beacons(store, planner.beacons, planner.beaconSlope, planner.beaconRadius) : null;
@@ -251,6 +253,7 @@ export class Brain implements Controller {
       planner.rolloutReward === 'lookup' ? index : null,
       this.intrinsicOn ? this.intrinsicValue : null,
       this.beacons,
+      options.kernels === 'javascript' ? null : loadNearestRows(),
     );
     this.evictor = new Evictor(store, index, this.active, this.maintenanceRng, memory.evictionSample);
     this.pressure = new MemoryPressure(this.clock, options.log, {

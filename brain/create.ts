@@ -9,6 +9,7 @@ import { Brain } from './brain.js';
 import type { BrainConfig } from './config.js';
 import { LinearIndex } from './linear-index.js';
 import { ExperienceStore, type VectorSource } from './memory/store.js';
+import type { KernelPath } from './native-kernels.js';
 import type { SimilarityIndex } from './similarity/backend.js';
 import { selectProfile } from './similarity/profile.js';
 import { SimilarityRegistry } from './similarity/registry.js';
@@ -30,8 +31,8 @@ export interface CreateBrainOptions {
   indexBytesPerExperience?: number;
   /** free system memory in bytes (default os.freemem) */
   freeMemoryBytes?: () => number;
-  /** where the local model's arithmetic runs (BrainOptions.localModelKernels) */
-  localModelKernels?: 'native' | 'javascript';
+  /** where the planner's arithmetic runs (BrainOptions.kernels) */
+  kernels?: KernelPath;
 }
 
 /**
@@ -138,6 +139,6 @@ export async function createBrain(config: BrainConfig, options: CreateBrainOptio
     log: options.log,
     freeMemoryBytes: options.freeMemoryBytes ?? (() => os.freemem()),
     hardCap: cap,
-    localModelKernels: options.localModelKernels,
+    kernels: options.kernels,
   });
 }

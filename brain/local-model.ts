@@ -23,6 +23,7 @@ import {
   fixedFloat32,
   fixedFloat64,
   KERNEL_RESULTS,
+  type KernelPath,
   KernelResult,
   type LocalModelKernels,
 } from './native-kernels.js';
@@ -101,7 +102,7 @@ export class LocalLinearModel {
     /** value kernel: quadratic (1 + v.v')^2 or linear */
     private readonly quadraticValue = false,
     /** 'javascript': never the addon (tests and benchmarks compare the two) */
-    kernelPath: 'native' | 'javascript' = 'native',
+    kernelPath: KernelPath = 'native',
   ) {
     this.dim = store.contextDim;
     this.actionDim = store.actionDim;
@@ -158,7 +159,7 @@ export class LocalLinearModel {
   }
 
   /** where fit and predict run */
-  get kernelPath(): 'native' | 'javascript' {
+  get kernelPath(): KernelPath {
     return this.kernels === null ? 'javascript' : 'native';
   }
 

@@ -1,12 +1,30 @@
 /**
  * engram's numeric-kernel addon (native/kernels, built by `make build` with node-gyp): the local
- * linear model's fit and predict in C++, bit for bit the JavaScript's results (see
- * native/kernels/engram_kernels.cc for how). Loaded lazily; without it local-model.ts runs its own
- * JavaScript, which learns exactly the same, only slower.
+ * linear model's fit and predict (local-model.ts) and the planner's first walk step (plan.ts
+ * walkFirst) in C++, bit for bit the JavaScript's results (see native/kernels/engram_kernels.cc for
+ * how). Loaded lazily; without it both run their own JavaScript, which learns exactly the same, only
+ * slower.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+
+/** Where the planner's arithmetic runs: engram's kernel addon, or JavaScript (the same bits). */
+export type KernelPath = 'native' | 'javascript';
+
+/**
+ * plan.ts walkFirst: squared distances from x to `count` rows of `dim` floats, each inserted in row
+ * order into the sorted set outSlots / outDistances (capacity: their length); returns how many it holds.
+ */
+export type NearestRows = (
+  rows: Float32Array,
+  count: number,
+  dim: number,
+  x: Float32Array,
+  rowSlots: Int32Array,
+  outSlots: Int32Array,
+  outDistances: Float32Array,
+) => number;
 
 /** The scalars a native fit or prediction writes into `results` (engram_kernels.cc kStateScale...). */
 export const KernelResult = { stateScale: 0, nextScale: 1, valueMin: 2, valueMax: 3, reward: 4 } as const;
@@ -43,6 +61,7 @@ export interface LocalModelArrays {
 }
 
 interface KernelsAddon {
+  nearestRows: NearestRows;
   LocalModelKernels: new (
     dim: number,
     actionDim: number,
@@ -102,6 +121,12 @@ function loadAddon(): KernelsAddon | Error {
     break;
   }
   return loaded;
+}
+
+/** The addon's walk kernel, or null when the addon is not built (the planner's JavaScript serves). */
+export function loadNearestRows(): NearestRows | null {
+  const addon = loadAddon();
+  return addon instanceof Error ? null : addon.nearestRows;
 }
 
 /** Native kernels bound to `arrays`, or an Error saying why there are none. */

@@ -22,6 +22,7 @@ import type { ActiveSet } from './activation.js';
 import type { Beacons } from './beacons.js';
 import type { LocalLinearModel } from './local-model.js';
 import { type ExperienceStore, NO_SLOT } from './memory/store.js';
+import type { NearestRows } from './native-kernels.js';
 import type { ForwardModel } from './predict.js';
 import type { Rng } from './rng.js';
 import type { SimilarityIndex } from './similarity/backend.js';
@@ -189,6 +190,8 @@ export class Planner {
     private readonly intrinsicValue: Float32Array | null = null,
     /** the best stored states, whose value reaches past their neighbourhood (planner.beacons > 0), else null */
     private readonly beacons: Beacons | null = null,
+    /** the kernel addon's walkFirst (the same result), else null: walkFirst's JavaScript */
+    private readonly nearestRows: NearestRows | null = null,
   ) {
     this.actionDim = store.actionDim;
     this.dim = store.contextDim;
@@ -626,6 +629,11 @@ export class Planner {
     const slots = this.firstWalkSlots;
     const x = this.x;
     const count = this.firstWalkCount;
+    if (this.nearestRows !== null) {
+      const kept = this.nearestRows(contexts, count, dim, x, slots, this.walkSlots, this.walkDistances);
+      this.swapWalkSets();
+      return kept;
+    }
     const capacity = this.walkSlots.length;
     let kept = 0;
     for (let c = 0; c < count; c++) {

@@ -1,4 +1,5 @@
-// engram's numeric kernels: the arithmetic of brain/local-model.ts's fit and predict, in C++.
+// engram's numeric kernels: the arithmetic of brain/local-model.ts's fit and predict, and of the
+// planner's first walk step (brain/plan.ts walkFirst), in C++.
 //
 // The planner fits a local linear model once per step and predicts the outcome of every candidate
 // action through it (32 per step); at 64 state dimensions that arithmetic was ~40% of a brain step in
@@ -398,6 +399,83 @@ napi_value Predict(napi_env env, napi_callback_info info) {
   return undefinedValue(env);
 }
 
+// nearestRows(rows, count, dim, x, rowSlots, outSlots, outDistances): plan.ts walkFirst. The squared
+// distance from x to each of the `count` rows (count x dim floats), summed in dimension order as the
+// JavaScript sums it; each row in turn goes into the sorted set outSlots / outDistances (capacity:
+// their length) exactly as keepNearest inserts it, its distance rounded to float as stored. Returns
+// how many were kept. The JavaScript stops summing a row once it passes the set's farthest; a sum of
+// squares only grows, so summing it whole and then comparing turns away the same rows.
+napi_value NearestRows(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!begin(env, info, call, 7, "nearestRows", false)) return nullptr;
+  float *rows, *x, *outDistances;
+  int32_t *rowSlots, *outSlots;
+  size_t rowsLength, xLength, rowSlotsLength, outSlotsLength, outDistancesLength, count, dim;
+  if (!getTyped(call, 0, napi_float32_array, "rows", rows, rowsLength) || !getUint(call, 1, "count", count) ||
+      !getUint(call, 2, "dim", dim) || !getTyped(call, 3, napi_float32_array, "x", x, xLength) ||
+      !getTyped(call, 4, napi_int32_array, "rowSlots", rowSlots, rowSlotsLength) ||
+      !getTyped(call, 5, napi_int32_array, "outSlots", outSlots, outSlotsLength) ||
+      !getTyped(call, 6, napi_float32_array, "outDistances", outDistances, outDistancesLength)) {
+    return nullptr;
+  }
+  if (count * dim > rowsLength || dim > xLength || count > rowSlotsLength || outSlotsLength == 0 ||
+      outDistancesLength != outSlotsLength) {
+    throwError(env, "nearestRows: rows must hold count x dim floats, x dim, rowSlots count, and outSlots and "
+                    "outDistances the same non-zero length");
+    return nullptr;
+  }
+  const size_t capacity = outSlotsLength;
+  size_t kept = 0;
+  // Four rows' sums side by side (four independent dependency chains instead of one), then inserted
+  // in row order: each sum is still the one row's dimensions in order.
+  double sums[4];
+  for (size_t c = 0; c < count; c += 4) {
+    const size_t block = count - c < 4 ? count - c : 4;
+    for (size_t r = 0; r < 4; r++) sums[r] = 0;
+    if (block == 4) {
+      const float* row0 = rows + c * dim;
+      const float* row1 = row0 + dim;
+      const float* row2 = row1 + dim;
+      const float* row3 = row2 + dim;
+      for (size_t i = 0; i < dim; i++) {
+        const double xi = static_cast<double>(x[i]);
+        const double e0 = static_cast<double>(row0[i]) - xi;
+        const double e1 = static_cast<double>(row1[i]) - xi;
+        const double e2 = static_cast<double>(row2[i]) - xi;
+        const double e3 = static_cast<double>(row3[i]) - xi;
+        sums[0] += e0 * e0;
+        sums[1] += e1 * e1;
+        sums[2] += e2 * e2;
+        sums[3] += e3 * e3;
+      }
+    } else {
+      for (size_t r = 0; r < block; r++) {
+        const float* row = rows + (c + r) * dim;
+        for (size_t i = 0; i < dim; i++) {
+          const double e = static_cast<double>(row[i]) - static_cast<double>(x[i]);
+          sums[r] += e * e;
+        }
+      }
+    }
+    for (size_t r = 0; r < block; r++) {
+      const double d = sums[r];
+      if (kept == capacity && d >= static_cast<double>(outDistances[kept - 1])) continue;
+      size_t at = kept < capacity ? kept : capacity - 1;
+      while (at > 0 && static_cast<double>(outDistances[at - 1]) > d) {
+        outSlots[at] = outSlots[at - 1];
+        outDistances[at] = outDistances[at - 1];
+        at--;
+      }
+      outSlots[at] = rowSlots[c + r];
+      outDistances[at] = static_cast<float>(d);
+      if (kept < capacity) kept++;
+    }
+  }
+  napi_value result;
+  napi_create_uint32(env, static_cast<uint32_t>(kept), &result);
+  return result;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
       {"fit", nullptr, Fit, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -407,6 +485,9 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_define_class(env, "LocalModelKernels", NAPI_AUTO_LENGTH, Construct, nullptr,
                     sizeof(methods) / sizeof(methods[0]), methods, &constructor);
   napi_set_named_property(env, exports, "LocalModelKernels", constructor);
+  napi_value nearestRows;
+  napi_create_function(env, "nearestRows", NAPI_AUTO_LENGTH, NearestRows, nullptr, &nearestRows);
+  napi_set_named_property(env, exports, "nearestRows", nearestRows);
   return exports;
 }
 

@@ -38,6 +38,7 @@ export async function testBrain<C extends Clock = MockClock>(
     freeMemoryBytes?: () => number;
     log?: EventLog;
     index?: CreateBrainOptions['index'];
+    kernels?: CreateBrainOptions['kernels'];
     /** default: a MockClock that stands still */
     clock?: C;
   } = {},
@@ -52,6 +53,7 @@ export async function testBrain<C extends Clock = MockClock>(
     log,
     freeMemoryBytes: extra.freeMemoryBytes ?? (() => 8 * 2 ** 30),
     index: extra.index ?? 'linear',
+    ...(extra.kernels ? { kernels: extra.kernels } : {}),
   });
   return { brain, clock, frame: createFrame(observationSize), action: new Float32Array(actionSize), times: timings() };
 }

@@ -1,15 +1,17 @@
 /**
- * The kernel addon (native/kernels) against local-model.ts's own JavaScript: the same fits and
+ * The kernel addon (native/kernels) against the JavaScript it replaces: local-model.ts's fits and
  * predictions to the bit, on trajectory-like data at the state sizes the brain meets (3 to 64
- * dimensions), every neighbour count from 1 to 16, and near-singular fits (repeated neighbours).
- * The brain's learning is only unchanged with the addon if every bit is.
+ * dimensions), every neighbour count from 1 to 16, and near-singular fits (repeated neighbours);
+ * the walk kernel against keepNearest's rules; and whole brains, one on each path, taking the same
+ * actions step for step. The brain's learning is only unchanged with the addon if every bit is.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LocalLinearModel } from '../../brain/local-model.js';
 import { ExperienceStore } from '../../brain/memory/store.js';
-import { createLocalModelKernels, fixedFloat32, fixedFloat64 } from '../../brain/native-kernels.js';
+import { createLocalModelKernels, fixedFloat32, fixedFloat64, loadNearestRows } from '../../brain/native-kernels.js';
 import { Rng } from '../../brain/rng.js';
+import { lcg, setObservation, testBrain } from './helpers.js';
 
 const K = 16;
 const ACTION_MIN = -1;
@@ -178,6 +180,106 @@ test('the addon refuses arrays too short and slots outside the store', () => {
     () => kernels.predict(null, new Float64Array(1) as unknown as Float32Array, 0, 1),
     /actions must be a Float32Array/,
   );
+});
+
+/** keepNearest's rules (plan.ts), written plainly: each row in order into a sorted set, stored as float. */
+function nearestReference(
+  rows: Float32Array,
+  count: number,
+  dim: number,
+  x: Float32Array,
+  rowSlots: Int32Array,
+  capacity: number,
+): { slots: number[]; distances: number[] } {
+  const slots: number[] = [];
+  const distances: number[] = [];
+  for (let c = 0; c < count; c++) {
+    let d = 0;
+    for (let i = 0; i < dim; i++) d += (rows[c * dim + i]! - x[i]!) ** 2;
+    if (slots.length === capacity && d >= distances[capacity - 1]!) continue;
+    let at = slots.length < capacity ? slots.length : capacity - 1;
+    while (at > 0 && distances[at - 1]! > d) at--;
+    if (slots.length === capacity) {
+      slots.pop();
+      distances.pop();
+    }
+    slots.splice(at, 0, rowSlots[c]!);
+    distances.splice(at, 0, Math.fround(d));
+  }
+  return { slots, distances };
+}
+
+test('the walk kernel keeps the nearest rows in keepNearest order, ties and a full set included', () => {
+  const nearestRows = loadNearestRows();
+  if (nearestRows === null) throw new Error('make build builds native/kernels');
+  const random = lcg(5);
+  for (const dim of [1, 3, 16, 64]) {
+    for (const count of [0, 1, 3, 4, 5, 17, 90]) {
+      for (const capacity of [1, 8, 16]) {
+        const rows = new Float32Array(count * dim);
+        // coarse values: many rows at equal distances, so the tie order is exercised
+        for (let q = 0; q < rows.length; q++) rows[q] = Math.round(random() * 4) / 4;
+        const x = new Float32Array(dim).map(() => Math.round(random() * 4) / 4);
+        const rowSlots = Int32Array.from({ length: count }, (_, c) => 1000 + c);
+        const outSlots = new Int32Array(capacity);
+        const outDistances = new Float32Array(capacity);
+        const kept = nearestRows(rows, count, dim, x, rowSlots, outSlots, outDistances);
+        const expected = nearestReference(rows, count, dim, x, rowSlots, capacity);
+        const where = `dim ${dim}, count ${count}, capacity ${capacity}`;
+        assert.is(kept, expected.slots.length, where);
+        assert.equal(Array.from(outSlots.subarray(0, kept)), expected.slots, where);
+        assert.equal(Array.from(outDistances.subarray(0, kept)), expected.distances, where);
+      }
+    }
+  }
+  assert.throws(
+    () =>
+      nearestRows(
+        new Float32Array(7),
+        2,
+        4,
+        new Float32Array(4),
+        new Int32Array(2),
+        new Int32Array(1),
+        new Float32Array(1),
+      ),
+    /rows must hold count x dim floats/,
+  );
+});
+
+test('a brain on the kernel addon takes the same actions as one on JavaScript, step for step', async () => {
+  for (const [stateDim, actionDim] of [
+    [16, 4],
+    [64, 2],
+  ] as const) {
+    const partial = {
+      seed: 3,
+      memory: { capacity: 300 },
+      planner: { candidates: 16, horizon: 3 },
+      normaliser: { warmupSteps: 50 },
+    };
+    const native = await testBrain(partial, stateDim, actionDim, { kernels: 'native' });
+    const javascript = await testBrain(partial, stateDim, actionDim, { kernels: 'javascript' });
+    assert.is(native.brain.local.kernelPath, 'native');
+    assert.is(javascript.brain.local.kernelPath, 'javascript');
+    const random = lcg(9);
+    const state = new Float64Array(stateDim);
+    for (let step = 0; step < 800; step++) {
+      const start = step % 200 === 0;
+      if (start) state.fill(0);
+      const reward = state[0]! - 0.1 * Math.abs(state[1]!);
+      for (const run of [native, javascript]) {
+        setObservation(run.frame, state, reward, start);
+        run.brain.step(run.frame, Number.POSITIVE_INFINITY, run.action, run.times);
+      }
+      assert.is(bits(native.action), bits(javascript.action), `${stateDim}+${actionDim}, step ${step}`);
+      for (const run of [native, javascript]) run.brain.maintain(Number.POSITIVE_INFINITY);
+      for (let i = 0; i < stateDim; i++) {
+        state[i] = 0.95 * state[i]! + 0.1 * native.action[i % actionDim]! + 0.02 * (random() - 0.5);
+      }
+    }
+    assert.ok(native.brain.size() >= 299, 'memory filled and evicting');
+  }
 });
 
 test.run();
