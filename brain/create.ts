@@ -134,11 +134,18 @@ export async function createBrain(config: BrainConfig, options: CreateBrainOptio
       : options.index
         ? await options.index(store)
         : await defaultIndex(config, store, options);
-  return new Brain(config, store, index, {
+  const brain = new Brain(config, store, index, {
     clock: options.clock,
     log: options.log,
     freeMemoryBytes: options.freeMemoryBytes ?? (() => os.freemem()),
     hardCap: cap,
     kernels: options.kernels,
   });
+  if (options.kernels !== 'javascript' && brain.local.kernelsUnavailable !== null) {
+    options.log.warn(
+      { why: brain.local.kernelsUnavailable },
+      "the planner's arithmetic runs in JavaScript: the same results as engram's kernel addon, slower",
+    );
+  }
+  return brain;
 }

@@ -11,7 +11,7 @@ import { LocalLinearModel } from '../../brain/local-model.js';
 import { ExperienceStore } from '../../brain/memory/store.js';
 import { createLocalModelKernels, fixedFloat32, fixedFloat64, loadNearestRows } from '../../brain/native-kernels.js';
 import { Rng } from '../../brain/rng.js';
-import { lcg, setObservation, testBrain } from './helpers.js';
+import { lcg, recordingLog, setObservation, testBrain } from './helpers.js';
 
 const K = 16;
 const ACTION_MIN = -1;
@@ -258,10 +258,12 @@ test('a brain on the kernel addon takes the same actions as one on JavaScript, s
       planner: { candidates: 16, horizon: 3 },
       normaliser: { warmupSteps: 50 },
     };
-    const native = await testBrain(partial, stateDim, actionDim, { kernels: 'native' });
-    const javascript = await testBrain(partial, stateDim, actionDim, { kernels: 'javascript' });
+    const log = recordingLog();
+    const native = await testBrain(partial, stateDim, actionDim, { kernels: 'native', log });
+    const javascript = await testBrain(partial, stateDim, actionDim, { kernels: 'javascript', log });
     assert.is(native.brain.local.kernelPath, 'native');
     assert.is(javascript.brain.local.kernelPath, 'javascript');
+    assert.equal(log.lines, [], 'nothing to warn about: the addon is built, and JavaScript was asked for');
     const random = lcg(9);
     const state = new Float64Array(stateDim);
     for (let step = 0; step < 800; step++) {
