@@ -606,7 +606,7 @@ function encoderMarkdown(e: EncoderResult | undefined): string[] {
   ];
 }
 
-/** Adds results of an earlier run (bench/results/brain.json) for (dims, N, path) not measured now. */
+/** Adds results of an earlier run (bench/results/brain.json) for (dims, N, path, kernels, horizon) not measured now. */
 function mergeEarlier(results: SizeResult[], runs: { command: string; date: string }[]): void {
   let earlier: { results?: SizeResult[]; runs?: { command: string; date: string }[]; command?: string };
   try {
@@ -614,7 +614,7 @@ function mergeEarlier(results: SizeResult[], runs: { command: string; date: stri
   } catch {
     return;
   }
-  const key = (r: SizeResult) => `${r.stateDim}x${r.actionDim}@${r.n}/${r.backend}/h${r.horizon}`;
+  const key = (r: SizeResult) => `${r.stateDim}x${r.actionDim}@${r.n}/${r.backend}/${kernelsOf(r)}/h${r.horizon}`;
   const have = new Set(results.map(key));
   let used = false;
   for (const old of earlier.results ?? []) {
@@ -628,11 +628,11 @@ function mergeEarlier(results: SizeResult[], runs: { command: string; date: stri
 }
 
 /**
- * Marginal bytes per experience for every N that has a smaller N with the same dims, path and
- * horizon (the nearest smaller one): (growth(N) - growth(smaller)) / (N - smaller).
+ * Marginal bytes per experience for every N that has a smaller N with the same dims, path, kernels
+ * and horizon (the nearest smaller one): (growth(N) - growth(smaller)) / (N - smaller).
  */
 export function addMarginalBytes(results: SizeResult[]): void {
-  const group = (r: SizeResult) => `${r.stateDim}x${r.actionDim}/${r.backend}/h${r.horizon}`;
+  const group = (r: SizeResult) => `${r.stateDim}x${r.actionDim}/${r.backend}/${kernelsOf(r)}/h${r.horizon}`;
   const growth = (r: SizeResult) => r.rssGrowthBytes ?? r.bytesPerExperience * r.n;
   for (const result of results) {
     let smaller: SizeResult | undefined;
@@ -926,6 +926,12 @@ export const command: Subcommand = {
       if (!(kernelPaths as readonly string[]).includes(kernels)) {
         throw new UsageError(`--kernels expects ${kernelPaths.join(', ')} (comma separated), got '${kernels}'`);
       }
+    }
+    for (const [flag, list] of [
+      ['--backend', backends],
+      ['--kernels', kernelsList],
+    ] as const) {
+      if (new Set(list).size !== list.length) throw new UsageError(`${flag} names a value twice: ${list.join(',')}`);
     }
     if (kernelsList.length > 1 && backends.length > 1) {
       throw new UsageError('compare either --backend or --kernels side by side, not both in one run');

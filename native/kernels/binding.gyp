@@ -3,7 +3,10 @@
     {
       "target_name": "engram_kernels",
       "sources": ["engram_kernels.cc"],
-      "cflags_cc": ["-O3", "-std=c++17", "-ffp-contract=off", "-fno-fast-math"]
+      "cflags_cc": ["-O3", "-std=c++17", "-ffp-contract=off", "-fno-fast-math"],
+      "xcode_settings": {
+        "OTHER_CPLUSPLUSFLAGS": ["-O3", "-std=c++17", "-ffp-contract=off", "-fno-fast-math"]
+      }
     }
   ]
 }

@@ -13,8 +13,9 @@
 //   too; Math.exp stays in JavaScript (V8's exp and libm's may differ in the last bit).
 //
 // Plain Node-API. The model's own arrays are bound once, at construction (a reference keeps each
-// alive; their backing stores are off-heap, so the pointers stay valid); the store's arrays and the
-// query come with each call. Every call checks its indices against the arrays' lengths.
+// alive; their backing stores are off-heap, so the pointers stay valid as long as nobody detaches
+// their ArrayBuffers: local-model.ts never transfers them); the store's arrays and the query come
+// with each call. Every call checks its indices against the arrays' lengths.
 #include <node_api.h>
 
 #include <cmath>
@@ -189,7 +190,7 @@ napi_value Construct(napi_env env, napi_callback_info info) {
     if (ok) throwError(env, "LocalModelKernels: dim, actionDim and maxK must be at least 1");
     return nullptr;
   }
-  napi_wrap(
+  const napi_status wrapped = napi_wrap(
       env, call.self, model,
       [](napi_env env, void* data, void*) {
         auto* model = static_cast<LocalModel*>(data);
@@ -197,6 +198,12 @@ napi_value Construct(napi_env env, napi_callback_info info) {
         delete model;
       },
       nullptr, nullptr);
+  if (wrapped != napi_ok) {
+    for (napi_ref ref : m.refs) napi_delete_reference(env, ref);
+    delete model;
+    throwError(env, "LocalModelKernels: cannot wrap the object (call it with new)");
+    return nullptr;
+  }
   return call.self;
 }
 
@@ -459,7 +466,10 @@ napi_value NearestRows(napi_env env, napi_callback_info info) {
     }
     for (size_t r = 0; r < block; r++) {
       const double d = sums[r];
-      if (kept == capacity && d >= static_cast<double>(outDistances[kept - 1])) continue;
+      // walkFirst's test, exactly: against +Infinity until the set is full (a row at infinite
+      // distance is turned away even then; a NaN distance is not, as in JavaScript)
+      const double farthest = kept == capacity ? static_cast<double>(outDistances[kept - 1]) : INFINITY;
+      if (d >= farthest) continue;
       size_t at = kept < capacity ? kept : capacity - 1;
       while (at > 0 && static_cast<double>(outDistances[at - 1]) > d) {
         outSlots[at] = outSlots[at - 1];
