@@ -19,7 +19,7 @@ install: node_modules/.stamp
 # engram's HNSW addon (native/hnsw: hnswlib with Float32Array in and out, no JS allocation per
 # search); node-gyp comes with npm. Without a C++ toolchain the build fails and says so.
 HNSW_ADDON := native/hnsw/build/Release/engram_hnsw.node
-$(HNSW_ADDON): native/hnsw/engram_hnsw.cc native/hnsw/move.h native/hnsw/binding.gyp node_modules/.stamp
+$(HNSW_ADDON): native/hnsw/engram_hnsw.cc native/hnsw/move.h native/hnsw/binding.gyp native/common/engram_napi.h node_modules/.stamp
 	npm run build:native:hnsw --silent
 
 # engram's timekeeper addon (native/timer: a C++ thread wakes the loop for each tick; the loop's
@@ -31,7 +31,7 @@ $(TIMER_ADDON): native/timer/engram_timer.cc native/timer/binding.gyp node_modul
 # engram's numeric kernels (native/kernels: the local model's fit and predict, bit for bit the
 # JavaScript's). Without it brain/local-model.ts runs its JavaScript: the same results, slower.
 KERNELS_ADDON := native/kernels/build/Release/engram_kernels.node
-$(KERNELS_ADDON): native/kernels/engram_kernels.cc native/kernels/binding.gyp node_modules/.stamp
+$(KERNELS_ADDON): native/kernels/engram_kernels.cc native/kernels/binding.gyp native/common/engram_napi.h node_modules/.stamp
 	npm run build:native:kernels --silent
 
 build: install $(HNSW_ADDON) $(TIMER_ADDON) $(KERNELS_ADDON)

@@ -18,10 +18,17 @@
 #include <string>
 #include <vector>
 
+#include "engram_napi.h"
 #include "hnswlib/hnswlib.h"
 #include "move.h"
 
 namespace {
+
+using engram::getTyped;
+using engram::getUint;
+using engram::readArguments;
+using engram::throwError;
+using engram::undefinedValue;
 
 struct Index {
   size_t dim = 0;
@@ -45,25 +52,13 @@ struct Call {
   Index* index = nullptr;
 };
 
-bool throwError(napi_env env, const std::string& message) {
-  napi_throw_error(env, nullptr, message.c_str());
-  return false;
-}
-
 enum Need { kAnything, kIndex, kMutableIndex, kReplaceIndex };
 
 // Reads the call's arguments and the wrapped Index. kIndex requires initIndex/readIndexSync first;
 // kMutableIndex also refuses while writeIndex is reading the graph (searches may run meanwhile);
 // kReplaceIndex (initIndex, readIndexSync) needs no index but refuses during a write too.
 bool begin(napi_env env, napi_callback_info info, Call& call, size_t minArgs, Need need, const char* name) {
-  call.env = env;
-  if (napi_get_cb_info(env, info, &call.argc, call.argv, &call.self, nullptr) != napi_ok) {
-    return throwError(env, std::string(name) + ": cannot read the arguments");
-  }
-  if (call.argc < minArgs) {
-    return throwError(env, std::string(name) + ": expected " + std::to_string(minArgs) + " arguments, got " +
-                               std::to_string(call.argc));
-  }
+  if (!readArguments(env, info, call, minArgs, name)) return false;
   void* data = nullptr;
   if (napi_unwrap(env, call.self, &data) != napi_ok || data == nullptr) {
     return throwError(env, std::string(name) + ": not called on an engram HNSW index");
@@ -75,33 +70,6 @@ bool begin(napi_env env, napi_callback_info info, Call& call, size_t minArgs, Ne
   if ((need == kMutableIndex || need == kReplaceIndex) && call.index->writing) {
     return throwError(env, std::string(name) + ": an index file is being written; wait for writeIndex");
   }
-  return true;
-}
-
-bool getUint(Call& call, size_t i, const char* what, uint32_t& out) {
-  double value = 0;
-  if (napi_get_value_double(call.env, call.argv[i], &value) != napi_ok || !(value >= 0) || value > 4294967295.0 ||
-      value != static_cast<double>(static_cast<uint32_t>(value))) {
-    return throwError(call.env, std::string(what) + " must be a non-negative integer");
-  }
-  out = static_cast<uint32_t>(value);
-  return true;
-}
-
-// A Float32Array / Int32Array argument: data pointer and length in elements.
-template <typename T>
-bool getTyped(Call& call, size_t i, napi_typedarray_type want, const char* what, T*& data, size_t& length) {
-  bool isTyped = false;
-  napi_is_typedarray(call.env, call.argv[i], &isTyped);
-  if (!isTyped) return throwError(call.env, std::string(what) + " must be a typed array");
-  napi_typedarray_type type;
-  void* raw = nullptr;
-  if (napi_get_typedarray_info(call.env, call.argv[i], &type, &length, &raw, nullptr, nullptr) != napi_ok ||
-      type != want) {
-    return throwError(call.env, std::string(what) + (want == napi_float32_array ? " must be a Float32Array"
-                                                                                 : " must be an Int32Array"));
-  }
-  data = static_cast<T*>(raw);
   return true;
 }
 
@@ -140,12 +108,6 @@ void checkedSave(hnswlib::HierarchicalNSW<float>& hnsw, const std::string& path)
     throw std::runtime_error("wrote " + std::to_string(info.st_size) + " of " + std::to_string(expected) +
                              " bytes (disk full?)");
   }
-}
-
-napi_value undefinedValue(napi_env env) {
-  napi_value value;
-  napi_get_undefined(env, &value);
-  return value;
 }
 
 napi_value numberValue(napi_env env, double number) {

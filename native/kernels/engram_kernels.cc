@@ -22,7 +22,15 @@
 #include <cstdint>
 #include <string>
 
+#include "engram_napi.h"
+
 namespace {
+
+using engram::getTyped;
+using engram::getUint;
+using engram::readArguments;
+using engram::throwError;
+using engram::undefinedValue;
 
 // results[]: the scalars a fit or a prediction produces, read back by local-model.ts
 constexpr size_t kStateScale = 0;
@@ -66,11 +74,6 @@ struct LocalModel {
 
 constexpr size_t kMaxArgs = 18;
 
-bool throwError(napi_env env, const std::string& message) {
-  napi_throw_error(env, nullptr, message.c_str());
-  return false;
-}
-
 struct Call {
   napi_env env;
   napi_value self;
@@ -80,14 +83,7 @@ struct Call {
 };
 
 bool begin(napi_env env, napi_callback_info info, Call& call, size_t minArgs, const char* name, bool needModel = true) {
-  call.env = env;
-  if (napi_get_cb_info(env, info, &call.argc, call.argv, &call.self, nullptr) != napi_ok) {
-    return throwError(env, std::string(name) + ": cannot read the arguments");
-  }
-  if (call.argc < minArgs) {
-    return throwError(env, std::string(name) + ": expected " + std::to_string(minArgs) + " arguments, got " +
-                               std::to_string(call.argc));
-  }
+  if (!readArguments(env, info, call, minArgs, name)) return false;
   if (!needModel) return true;
   void* data = nullptr;
   if (napi_unwrap(env, call.self, &data) != napi_ok || data == nullptr) {
@@ -97,47 +93,10 @@ bool begin(napi_env env, napi_callback_info info, Call& call, size_t minArgs, co
   return true;
 }
 
-bool getUint(Call& call, size_t i, const char* what, size_t& out) {
-  double value = 0;
-  if (napi_get_value_double(call.env, call.argv[i], &value) != napi_ok || !(value >= 0) || value > 4294967295.0 ||
-      value != static_cast<double>(static_cast<uint32_t>(value))) {
-    return throwError(call.env, std::string(what) + " must be a non-negative integer");
-  }
-  out = static_cast<size_t>(value);
-  return true;
-}
-
 bool getDouble(Call& call, size_t i, const char* what, double& out) {
   if (napi_get_value_double(call.env, call.argv[i], &out) != napi_ok || !std::isfinite(out)) {
     return throwError(call.env, std::string(what) + " must be a finite number");
   }
-  return true;
-}
-
-const char* typeName(napi_typedarray_type type) {
-  switch (type) {
-    case napi_float64_array:
-      return "a Float64Array";
-    case napi_float32_array:
-      return "a Float32Array";
-    case napi_int32_array:
-      return "an Int32Array";
-    default:
-      return "a typed array";
-  }
-}
-
-template <typename T>
-bool getTyped(Call& call, size_t i, napi_typedarray_type want, const char* what, T*& data, size_t& length) {
-  bool isTyped = false;
-  napi_is_typedarray(call.env, call.argv[i], &isTyped);
-  napi_typedarray_type type;
-  void* raw = nullptr;
-  if (!isTyped || napi_get_typedarray_info(call.env, call.argv[i], &type, &length, &raw, nullptr, nullptr) != napi_ok ||
-      type != want) {
-    return throwError(call.env, std::string(what) + " must be " + typeName(want));
-  }
-  data = static_cast<T*>(raw);
   return true;
 }
 
@@ -152,12 +111,6 @@ bool bind(Call& call, LocalModel& model, size_t i, napi_typedarray_type type, co
   }
   napi_create_reference(call.env, call.argv[i], 1, &model.refs[i - 7]);
   return true;
-}
-
-napi_value undefinedValue(napi_env env) {
-  napi_value value;
-  napi_get_undefined(env, &value);
-  return value;
 }
 
 // new LocalModelKernels(dim, actionDim, maxK, actionMid, inverseActionScale, ridge, discount,
