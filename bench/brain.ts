@@ -869,41 +869,75 @@ function markdown(
   ].join('\n');
 }
 
-function moveMarkdown(results: SizeResult[], command: string, machine: MachineDescription): string {
-  return [
+/** A side-by-side run of bench brain: its own result file and doc section, the main table untouched. */
+interface Comparison {
+  name: 'brain-move' | 'brain-kernels';
+  title: string;
+  /** what was compared, ahead of the table */
+  explanation: string[];
+  /** the stage the compared variants differ in */
+  stage: 'store' | 'plan';
+  rows: (results: SizeResult[]) => (string | number)[][];
+}
+
+const moveComparisonDoc: Comparison = {
+  name: 'brain-move',
+  title:
     "## Brain step: engram's HNSW move against hnswlib's updatePoint (`engram bench brain --backend hnsw,hnsw-updatepoint`)",
-    '',
-    `Command: \`${command}\`. Machine: ${machineLine(machine)}.`,
-    '',
+  explanation: [
     "The brain step of the table above, with the index moving slots (every store evicts and reuses one) by engram's",
     "move (native/hnsw/move.h, the default) and by hnswlib's updatePoint, each size measured with one and then the",
     'other (the order alternating between sizes). Both build the same graph, so the brain takes the same steps and',
     "only the store differs; the machine's speed drifts between runs, so compare within a row. Times in µs, engram /",
     'updatePoint; "ratio": updatePoint\'s step p99 over engram\'s; p99 per run shows the spread.',
-    '',
-    table(
-      ['dims', 'N', 'horizon', 'step p50', 'step p99', 'ratio', 'store p50', 'steps >= p99: store', 'p99 per run'],
-      moveComparison(results),
-    ),
-  ].join('\n');
-}
+  ],
+  stage: 'store',
+  rows: moveComparison,
+};
 
-function kernelMarkdown(results: SizeResult[], command: string, machine: MachineDescription): string {
-  return [
+const kernelComparisonDoc: Comparison = {
+  name: 'brain-kernels',
+  title:
     "## Brain step: the kernel addon against the local model's JavaScript (`engram bench brain --kernels native,javascript`)",
-    '',
-    `Command: \`${command}\`. Machine: ${machineLine(machine)}.`,
-    '',
+  explanation: [
     "The brain step of the table above with the local linear model's fit and predictions (the planner's",
     "arithmetic) in engram's kernel addon (native/kernels, the default) and in brain/local-model.ts's",
     'JavaScript, each size measured with one and then the other (the order alternating between sizes). Both',
     "compute the same bits, so the brain takes the same steps and only the time differs; the machine's speed",
     'drifts between runs, so compare within a row. Times in µs, native / JavaScript; "ratio": JavaScript\'s',
     "step p99 over native's; p99 per run shows the spread.",
+  ],
+  stage: 'plan',
+  rows: kernelComparison,
+};
+
+function comparisonMarkdown(
+  comparison: Comparison,
+  results: SizeResult[],
+  command: string,
+  machine: MachineDescription,
+): string {
+  const { stage } = comparison;
+  return [
+    comparison.title,
+    '',
+    `Command: \`${command}\`. Machine: ${machineLine(machine)}.`,
+    '',
+    ...comparison.explanation,
     '',
     table(
-      ['dims', 'N', 'horizon', 'step p50', 'step p99', 'ratio', 'plan p50', 'steps >= p99: plan', 'p99 per run'],
-      kernelComparison(results),
+      [
+        'dims',
+        'N',
+        'horizon',
+        'step p50',
+        'step p99',
+        'ratio',
+        `${stage} p50`,
+        `steps >= p99: ${stage}`,
+        'p99 per run',
+      ],
+      comparison.rows(results),
     ),
   ].join('\n');
 }
@@ -996,22 +1030,19 @@ export const command: Subcommand = {
         }
       }
     }
-    if (kernelsList.length > 1) {
-      // the kernel comparison: its own result and section, the main table untouched
-      const path = writeResult('brain-kernels', { command: commandLine, repeats, steps, results });
+    const comparison =
+      kernelsList.length > 1
+        ? kernelComparisonDoc
+        : backends.includes('hnsw') && backends.includes('hnsw-updatepoint')
+          ? moveComparisonDoc
+          : null;
+    if (comparison !== null) {
+      const path = writeResult(comparison.name, { command: commandLine, repeats, steps, results });
       if (!values['no-doc']) {
-        updateBenchmarksDoc('brain-kernels', kernelMarkdown(results, commandLine, describeMachine()));
+        updateBenchmarksDoc(comparison.name, comparisonMarkdown(comparison, results, commandLine, describeMachine()));
       }
       log(`wrote ${path}`);
-      if (values.json) printJsonLast({ benchmark: 'brain-kernels', results });
-      return 0;
-    }
-    if (backends.includes('hnsw') && backends.includes('hnsw-updatepoint')) {
-      // the move comparison: its own result and section, the main table untouched
-      const path = writeResult('brain-move', { command: commandLine, repeats, steps, results });
-      if (!values['no-doc']) updateBenchmarksDoc('brain-move', moveMarkdown(results, commandLine, describeMachine()));
-      log(`wrote ${path}`);
-      if (values.json) printJsonLast({ benchmark: 'brain-move', results });
+      if (values.json) printJsonLast({ benchmark: comparison.name, results });
       return 0;
     }
     const encoder = await measureEncoder(repeats, steps, commandLine);
