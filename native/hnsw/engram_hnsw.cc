@@ -1,4 +1,5 @@
-// engram's binding to hnswlib (the copy hnswlib-node ships, so the index file format is the same):
+// engram's binding to hnswlib (hnswlib/: the copy hnswlib-node ships, with no-op locks and a dense
+// label table to save ~100 bytes per element, hnswlib/ENGRAM.md; the index file format is the same):
 // vectors cross as Float32Array views with an offset, and search results are written into
 // caller-owned Int32Array / Float32Array, so a search or an insert allocates nothing on the JS heap.
 // hnswlib-node's own binding takes a number[] (one heap number per element read) and returns a new
@@ -204,11 +205,10 @@ napi_value AddPoint(napi_env env, napi_callback_info info) {
   return guarded(env, "addPoint", [&] {
     Index& index = *call.index;
     Hnsw& hnsw = *index.hnsw;
-    const auto found = hnsw.label_lookup_.find(label);
-    if (index.hnswlibMove || found == hnsw.label_lookup_.end()) {
+    const hnswlib::tableint id = hnsw.label_lookup_.find(label);
+    if (index.hnswlibMove || id == hnswlib::DenseLabelTable::kAbsent) {
       hnsw.addPoint(vector, label, false);
     } else {
-      const hnswlib::tableint id = found->second;
       if (hnsw.isMarkedDeleted(id)) hnsw.unmarkDeletedInternal(id);
       index.mover.move(hnsw, vector, id);
     }
@@ -305,11 +305,11 @@ napi_value GetIdsList(napi_env env, napi_callback_info info) {
   napi_value list;
   napi_create_array_with_length(env, hnsw.label_lookup_.size(), &list);
   uint32_t i = 0;
-  for (const auto& entry : hnsw.label_lookup_) {
+  hnsw.label_lookup_.forEach([&](hnswlib::labeltype labelValue, hnswlib::tableint) {
     napi_value label;
-    napi_create_uint32(env, static_cast<uint32_t>(entry.first), &label);
+    napi_create_uint32(env, static_cast<uint32_t>(labelValue), &label);
     napi_set_element(env, list, i++, label);
-  }
+  });
   return list;
 }
 
@@ -420,8 +420,8 @@ std::unique_ptr<hnswlib::HierarchicalNSW<float>> loadIndexAt(hnswlib::SpaceInter
   input.read(h.data_level0_memory_, static_cast<std::streamsize>(count * h.size_data_per_element_));
   h.size_links_per_element_ = h.maxM_ * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
   h.size_links_level0_ = h.maxM0_ * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
-  std::vector<std::mutex>(maxElements).swap(h.link_list_locks_);
-  std::vector<std::mutex>(hnswlib::HierarchicalNSW<float>::MAX_LABEL_OPERATION_LOCKS).swap(h.label_op_locks_);
+  std::vector<hnswlib::NoLock>(maxElements).swap(h.link_list_locks_);
+  std::vector<hnswlib::NoLock>(hnswlib::HierarchicalNSW<float>::MAX_LABEL_OPERATION_LOCKS).swap(h.label_op_locks_);
   h.visited_list_pool_.reset(new hnswlib::VisitedListPool(1, maxElements));
   h.linkLists_ = static_cast<char**>(malloc(sizeof(void*) * maxElements));
   if (h.linkLists_ == nullptr) throw std::runtime_error("not enough memory for the link lists");
@@ -429,9 +429,8 @@ std::unique_ptr<hnswlib::HierarchicalNSW<float>> loadIndexAt(hnswlib::SpaceInter
   h.cur_element_count = count;
   h.revSize_ = 1.0 / h.mult_;
   h.ef_ = 10;
-  h.label_lookup_.reserve(count);
   for (size_t i = 0; i < count; i++) {
-    h.label_lookup_[h.getExternalLabel(i)] = i;
+    h.label_lookup_.set(h.getExternalLabel(i), i);
     unsigned int linkListSize = 0;
     readBinaryPOD(input, linkListSize);
     if (linkListSize == 0) {

@@ -114,7 +114,7 @@ class Mover {
   // Appends the links of `element` at `layer` through `visit`, under the element's link lock.
   template <typename Visit>
   static void forEachLink(Hnsw& hnsw, tableint element, int layer, Visit&& visit) {
-    std::unique_lock<std::mutex> lock(hnsw.link_list_locks_[element]);
+    std::unique_lock<hnswlib::NoLock> lock(hnsw.link_list_locks_[element]);
     hnswlib::linklistsizeint* list = hnsw.get_linklist_at_level(element, layer);
     const unsigned short count = hnsw.getListCount(list);
     const tableint* links = reinterpret_cast<const tableint*>(list + 1);
@@ -190,7 +190,7 @@ class Mover {
 
   // updatePoint writes the links popping a max-heap: farthest first.
   void writeLinks(Hnsw& hnsw, tableint neighbour, int layer) {
-    std::unique_lock<std::mutex> lock(hnsw.link_list_locks_[neighbour]);
+    std::unique_lock<hnswlib::NoLock> lock(hnsw.link_list_locks_[neighbour]);
     hnswlib::linklistsizeint* list = hnsw.get_linklist_at_level(neighbour, layer);
     hnsw.setListCount(list, static_cast<unsigned short>(chosen_.size()));
     tableint* links = reinterpret_cast<tableint*>(list + 1);

@@ -222,6 +222,34 @@ test('bad arguments throw a clear Error and leave the index usable', () => {
   assert.is(labels[0], 7);
 });
 
+test('labels index a table in the addon: sparse labels work, one past its limit is refused', () => {
+  const index = typedBinding().create(dim);
+  index.initIndex(8, 16, 100, 7);
+  const labels = [0, 5000, 70_000, 123];
+  labels.forEach((label, i) => index.addPoint(data, i * dim, label));
+  assert.equal(
+    index.getIdsList().sort((a, b) => a - b),
+    [0, 123, 5000, 70_000],
+  );
+  const found = new Int32Array(1);
+  const dist = new Float32Array(1);
+  for (const [i, label] of labels.entries()) {
+    index.searchKnn(data, i * dim, 1, found, dist, 0);
+    assert.is(found[0], label);
+  }
+  index.markDelete(70_000);
+  assert.throws(() => index.markDelete(69_999), /markDelete: Label not found/);
+  assert.throws(() => index.markDelete(1 << 28), /markDelete: Label not found/);
+  index.addPoint(data, 2 * dim, 70_000); // a deleted label comes back where it was
+  assert.throws(() => index.addPoint(data, 4 * dim, 2 ** 28), /label 268435456 is above engram's limit of 268435455/);
+  // refused before an element was taken: the index (8 elements) still has room for 4 more
+  for (let i = 4; i < 8; i++) index.addPoint(data, i * dim, (1 << 20) + i);
+  assert.throws(() => index.addPoint(data, 8 * dim, 9), /exceeds the specified limit/);
+  assert.is(index.getIdsList().length, 8);
+  index.searchKnn(data, 7 * dim, 1, found, dist, 0);
+  assert.is(found[0], (1 << 20) + 7);
+});
+
 test('while writeIndex runs, searches work and writes are refused', async () => {
   const index = build(typedBinding());
   const dir = mkdtempSync(join(tmpdir(), 'engram-hnsw-binding-'));
