@@ -30,7 +30,14 @@ import {
 import { Loop } from '../runtime/loop.js';
 import { LoopRunner } from '../runtime/loop-runner.js';
 import { actionLimits, SafetyFilter } from '../runtime/safety.js';
-import { type RealtimeThreads, setRealtimeScheduling, WHOLE_PROCESS } from '../runtime/scheduling.js';
+import {
+  type CpuLatencyHold,
+  holdCpuLatency,
+  type RealtimeThreads,
+  readCpuLatency,
+  setRealtimeScheduling,
+  WHOLE_PROCESS,
+} from '../runtime/scheduling.js';
 import type { WaiterStrategy } from '../runtime/timing.js';
 import { type FaultCounts, faultsSince, readFaultCounts } from './lib/faults.js';
 import { describeMachine, machineLine, table, updateBenchmarksDoc, us, writeResult } from './lib/report.js';
@@ -268,6 +275,8 @@ interface RateResult {
   realtime: boolean;
   /** under SCHED_FIFO: which threads had it ('loop': the main and timekeeper threads; 'all': every thread) */
   realtimeThreads: 'loop' | 'all' | 'none';
+  /** CPU wake-up latency held during the loop's run (µs, as timing.cpuLatencyUs), or null */
+  cpuLatencyHeldUs: number | null;
   cyclictest: CyclictestResult;
   /** our p99 lateness over cyclictest's p99 at the same interval and priority */
   p99Ratio: number;
@@ -333,6 +342,7 @@ async function runRate(
   repeat: number,
   realtime: boolean,
   realtimeScope: 'loop' | 'all',
+  holdCpu: boolean,
 ): Promise<RateResult> {
   const periodMs = 1000 / rateHz;
   const cycleBudgetMs = periodMs * 0.8;
@@ -408,6 +418,13 @@ async function runRate(
       }
     }
   }
+  // as timing.cpuLatencyUs: 0 does in engram run; cyclictest holds the same while it runs (its default)
+  let cpuLatency: CpuLatencyHold | undefined;
+  if (holdCpu) {
+    const held = holdCpuLatency(0);
+    if (held instanceof Error) throw new Error(`bench loop --cpu-latency: ${held.message}`);
+    cpuLatency = held;
+  }
   const gc = new GcCounter().start();
   const faultsBefore = readFaultCounts();
   let gcs: Awaited<ReturnType<GcCounter['stop']>>;
@@ -418,6 +435,7 @@ async function runRate(
     gcs = await gc.stop();
   } finally {
     if (realtime) setRealtimeScheduling(0, threads);
+    cpuLatency?.release();
   }
   const witnessed = await witness.stop();
   const periodNs = 1e9 / rateHz;
@@ -455,6 +473,7 @@ async function runRate(
     gc: { minor: gcs.minor, major: gcs.major, pauseMs: gcs.pauseMs },
     realtime,
     realtimeThreads: realtime ? (threads.kind === 'process' ? 'all' : 'loop') : 'none',
+    cpuLatencyHeldUs: cpuLatency ? cpuLatency.us : null,
     cyclictest,
     p99Ratio: cyclictest.available ? lateness.p99 / 1e3 / Math.max(1, cyclictest.p99Us) : Number.NaN,
     witness: {
@@ -474,7 +493,8 @@ async function runRate(
 }
 
 const help = `usage: engram bench loop [--rates 100,500,1000] [--duration D] [--repeats N] [--experiences N]
-                         [--strategy native|worker|timer] [--rt on|off|both] [--rt-threads loop|all] [--json]
+                         [--strategy native|worker|timer] [--rt on|off|both] [--rt-threads loop|all]
+                         [--cpu-latency on|off|both] [--json]
 
 The real loop with the brain learning every cycle at N stored experiences, at each rate, with
 cyclictest at the same interval in the same run. Writes bench/results/loop.json and the loop
@@ -489,6 +509,10 @@ section of docs/benchmarks.md.
                    both (default when permitted): each rate both ways
   --rt-threads S   loop (default): FIFO for the loop's main and timekeeper threads only; all: for
                    every thread of the process (V8's GC and compiler workers too)
+  --cpu-latency M  on (default where permitted): hold CPU wake-up latency at 0 µs while the loop
+                   runs (/dev/cpu_dma_latency, as timing.cpuLatencyUs: 0 does; cyclictest holds
+                   the same while it runs, by default); off; both: each rate and scheduling both
+                   ways, the order alternating between repeats, side by side
   --json           print one JSON object as the last line of stdout`;
 
 export const command: Subcommand = {
@@ -506,6 +530,7 @@ export const command: Subcommand = {
         strategy: { type: 'string' },
         rt: { type: 'string' },
         'rt-threads': { type: 'string' },
+        'cpu-latency': { type: 'string' },
         json: { type: 'boolean' },
       },
       help,
@@ -525,6 +550,11 @@ export const command: Subcommand = {
     if (realtimeScope !== 'loop' && realtimeScope !== 'all') throw new Error('--rt-threads: expected loop or all');
     if (!['on', 'off', 'both'].includes(rtMode)) throw new Error(`--rt: expected on, off or both`);
     const modes = rtMode === 'both' ? [false, true] : [rtMode === 'on'];
+    const cpuLatencyMode = args.values['cpu-latency'] ?? (readCpuLatency() instanceof Error ? 'off' : 'on');
+    if (!['on', 'off', 'both'].includes(cpuLatencyMode)) throw new Error('--cpu-latency: expected on, off or both');
+    // with both, the order alternates between repeats so neither always runs first
+    const holdOrder = (repeat: number): boolean[] =>
+      cpuLatencyMode === 'both' ? (repeat % 2 === 0 ? [true, false] : [false, true]) : [cpuLatencyMode === 'on'];
     const log = (line: string) => process.stderr.write(`${line}\n`);
 
     log(`preparing the brain at ${experiences} experiences ...`);
@@ -538,21 +568,23 @@ export const command: Subcommand = {
             log('  SCHED_FIFO not permitted: skipped');
             continue;
           }
-          const result = await runRate(brain, rateHz, seconds, strategy, repeat, realtime, realtimeScope);
-          results.push(result);
-          log(
-            `${rateHz} Hz${realtime ? ' rt' : ''}: achieved ${result.achievedRateHz.toFixed(3)} Hz (${result.rateErrorPercent.toFixed(3)}%), ` +
-              `lateness p50 ${result.lateness.p50Us.toFixed(1)} p99 ${result.lateness.p99Us.toFixed(0)} max ${result.lateness.maxUs.toFixed(0)} µs, ` +
-              `overruns ${result.overruns} (${result.overrunPercent.toFixed(2)}%), skipped ${result.skippedTicks}, step p99 ${result.stepUs.p99.toFixed(0)} µs, ` +
-              `cyclictest p99 ${result.cyclictest.p99Us} µs, ratio ${result.p99Ratio.toFixed(2)}, effort ${result.effortLevelEnd}, gc ${result.gc.minor}/${result.gc.major}; ` +
-              (result.witness.available
-                ? `machine-wide stalls ${result.witness.machineStalls} (${result.witness.machineStallMs.toFixed(1)} ms, longest ${result.witness.longestMachineStallMs.toFixed(1)}), ` +
-                  `${result.skippedInMachineStalls} skipped ticks inside them, rate error outside them ${result.rateErrorOutsideStallsPercent.toFixed(3)}%; ` +
-                  `${result.skippedInAnyCpuStalls} skipped inside a stall of either CPU; ${result.skippedInGcPauses} inside GC pauses; ${result.skippedBehindOwnWork} behind the loop's own work`
-                : `no stall witness: ${result.witness.reason}`) +
-              `; page faults ${result.faults.majorPageFaults} major / ${result.faults.minorPageFaults} minor, ` +
-              `involuntary switches ${result.faults.involuntarySwitches} (main thread ${result.faults.mainThreadInvoluntarySwitches})`,
-          );
+          for (const holdCpu of holdOrder(repeat)) {
+            const result = await runRate(brain, rateHz, seconds, strategy, repeat, realtime, realtimeScope, holdCpu);
+            results.push(result);
+            log(
+              `${rateHz} Hz${realtime ? ' rt' : ''}${holdCpu ? ', cpu 0 µs' : ''}: achieved ${result.achievedRateHz.toFixed(3)} Hz (${result.rateErrorPercent.toFixed(3)}%), ` +
+                `lateness p50 ${result.lateness.p50Us.toFixed(1)} p99 ${result.lateness.p99Us.toFixed(0)} max ${result.lateness.maxUs.toFixed(0)} µs, ` +
+                `overruns ${result.overruns} (${result.overrunPercent.toFixed(2)}%), skipped ${result.skippedTicks}, step p99 ${result.stepUs.p99.toFixed(0)} µs, ` +
+                `cyclictest p99 ${result.cyclictest.p99Us} µs, ratio ${result.p99Ratio.toFixed(2)}, effort ${result.effortLevelEnd}, gc ${result.gc.minor}/${result.gc.major}; ` +
+                (result.witness.available
+                  ? `machine-wide stalls ${result.witness.machineStalls} (${result.witness.machineStallMs.toFixed(1)} ms, longest ${result.witness.longestMachineStallMs.toFixed(1)}), ` +
+                    `${result.skippedInMachineStalls} skipped ticks inside them, rate error outside them ${result.rateErrorOutsideStallsPercent.toFixed(3)}%; ` +
+                    `${result.skippedInAnyCpuStalls} skipped inside a stall of either CPU; ${result.skippedInGcPauses} inside GC pauses; ${result.skippedBehindOwnWork} behind the loop's own work`
+                  : `no stall witness: ${result.witness.reason}`) +
+                `; page faults ${result.faults.majorPageFaults} major / ${result.faults.minorPageFaults} minor, ` +
+                `involuntary switches ${result.faults.involuntarySwitches} (main thread ${result.faults.mainThreadInvoluntarySwitches})`,
+            );
+          }
         }
       }
     }
@@ -560,7 +592,7 @@ export const command: Subcommand = {
 
     const groups = new Map<string, RateResult[]>();
     for (const result of results) {
-      const key = `${result.rateHz}${result.realtime ? ' rt' : ''}`;
+      const key = `${result.rateHz}${result.realtime ? ' rt' : ''}${result.cpuLatencyHeldUs === null ? '' : ', cpu 0 µs'}`;
       groups.set(key, [...(groups.get(key) ?? []), result]);
     }
     const summary = [...groups.entries()].map(([key, runs]) => {
@@ -592,7 +624,18 @@ export const command: Subcommand = {
       };
     });
     const machine = describeMachine();
-    const settings = { rates, seconds, repeats, experiences, index, strategy, rtMode, realtimeScope, prefillSeconds };
+    const settings = {
+      rates,
+      seconds,
+      repeats,
+      experiences,
+      index,
+      strategy,
+      rtMode,
+      realtimeScope,
+      cpuLatencyMode,
+      prefillSeconds,
+    };
     writeResult('loop', { settings, summary, runs: results });
     const rows = summary.map((s) => [
       s.key,
@@ -623,6 +666,8 @@ The real Loop, LoopRunner and \`${strategy}\` waiter on the system clock; the re
 and storing every cycle at ${experiences} experiences (evicting at the cap), fed a fresh 16-channel frame per cycle.
 Budget 80% of the period; lateness = wake minus the tick waited for (µs; a wake past the next tick counts in
 full, as cyclictest counts it, and that tick is skipped); medians over ${repeats} repeat(s) of ${seconds} s.
+"cpu 0 µs" rows: CPU wake-up latency held at 0 µs while the loop runs (\`timing.cpuLatencyUs: 0\`, /dev/cpu_dma_latency:
+idle CPUs poll instead of halting); cyclictest holds the same during its own run (its default) in every row.
 "rt" rows: SCHED_FIFO ${LOOP_PRIORITY} for ${realtimeScope === 'loop' ? "the loop's main and timekeeper threads (V8's and libuv's workers stay under normal scheduling)" : 'every thread of the process'} and cyclictest -p ${LOOP_PRIORITY}; other rows: normal scheduling for both.
 Targets: achieved rate within 0.1%, p99 lateness <= 2x cyclictest p99, overruns < 0.5% at 500 Hz.
 Machine-wide stalls: during each run one witness per CPU (bench/stall-witness.py, pinned, 1 ms ticks, just below

@@ -84,6 +84,13 @@ export const timingConfigSchema = z.strictObject({
    * measured in docs/runtime.md.
    */
   realtimePriority: z.number().int().min(0).max(99).default(0),
+  /**
+   * hold every CPU's wake-up latency at this many µs while running (/dev/cpu_dma_latency, as
+   * cyclictest does by default; 0: idle CPUs poll instead of halting). Absent: the machine's power
+   * management is left alone. Needs root: when refused, the run goes on and the log says why.
+   * runtime/scheduling.ts; measured in docs/runtime.md.
+   */
+  cpuLatencyUs: z.number().int().min(0).max(2_000_000_000).optional(),
 });
 
 export const metricsConfigSchema = z.strictObject({

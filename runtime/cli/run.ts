@@ -18,7 +18,7 @@ import { Loop } from '../loop.js';
 import { LoopRunner, type StopReason } from '../loop-runner.js';
 import { channelSpecs, loopSettingsFromConfig, observationSize, safetyFilterFromConfig } from '../loop-settings.js';
 import { LoopMetrics, type MemoryStats, serveMetrics } from '../metrics.js';
-import { setRealtimeScheduling } from '../scheduling.js';
+import { CPU_LATENCY_DEVICE, type CpuLatencyHold, holdCpuLatency, setRealtimeScheduling } from '../scheduling.js';
 import { onShutdownSignals } from '../shutdown.js';
 import { LoopStatus, type StatusSnapshot } from '../status.js';
 import { durationFlag, parseCommandArgs, printJsonLast, type Subcommand, UsageError } from './args.js';
@@ -253,6 +253,8 @@ export interface RunSummary {
   recording: string | null;
   /** ran under SCHED_FIFO (timing.realtimePriority, when permitted) */
   realtime: boolean;
+  /** the CPU wake-up latency held while running (timing.cpuLatencyUs, when permitted), or null */
+  cpuLatencyHeldUs: number | null;
 }
 
 /** Builds everything from a validated config, runs until the duration or a signal, shuts down. */
@@ -309,6 +311,7 @@ export async function runConfig(config: RuntimeConfig, options: RunOptions): Pro
         });
   let stopReason: StopReason = 'requested';
   let realtime = false;
+  let cpuLatency: CpuLatencyHold | undefined;
   const realtimeThreads = runner.waiter.realtimeThreads();
   try {
     await driver.start();
@@ -322,6 +325,15 @@ export async function runConfig(config: RuntimeConfig, options: RunOptions): Pro
           threadIds === 'all' ? 'SCHED_FIFO for every thread' : 'SCHED_FIFO for the loop and timekeeper threads',
         );
       } else logger.warn({ priority: config.timing.realtimePriority }, 'SCHED_FIFO not permitted: normal scheduling');
+    }
+    if (config.timing.cpuLatencyUs !== undefined) {
+      const held = holdCpuLatency(config.timing.cpuLatencyUs);
+      if (held instanceof Error) {
+        logger.warn({ why: held.message }, 'CPU wake-up latency not held: idle CPUs may halt between cycles');
+      } else {
+        cpuLatency = held;
+        logger.info({ us: held.us, device: CPU_LATENCY_DEVICE }, 'holding CPU wake-up latency while running');
+      }
     }
     logger.info(
       {
@@ -337,6 +349,7 @@ export async function runConfig(config: RuntimeConfig, options: RunOptions): Pro
   } finally {
     // shutdown I/O (snapshot, recording) at normal priority
     if (realtime) setRealtimeScheduling(0, realtimeThreads);
+    cpuLatency?.release();
     // Shutdown: the safe action goes out before the driver closes.
     loop.publishSafe();
     status.close();
@@ -370,6 +383,7 @@ export async function runConfig(config: RuntimeConfig, options: RunOptions): Pro
     restoredExperiences: persistence.restoredExperiences,
     recording: persistence.recording ?? null,
     realtime,
+    cpuLatencyHeldUs: cpuLatency?.us ?? null,
   };
   logger.info(summary, 'loop stopped');
   logger.flush();

@@ -72,6 +72,7 @@ test('defaults fill in and derived sizes follow the channels', () => {
   assert.is(config.metrics.enabled, false);
   assert.is(config.brain.memory.capacity, 100_000);
   assert.is(config.timing.strategy, 'native');
+  assert.is(config.timing.cpuLatencyUs, undefined, 'power management is left alone unless asked');
   assert.is(staleAfterNs(config), 30e6, 'the tightest channel maxAgeMs tightens safety.staleAfterMs');
   assert.is(config.recording, undefined);
   assert.is(config.snapshot, undefined);
@@ -118,6 +119,11 @@ const table: [string, string, string][] = [
     'configs/robot.yaml: budget.stages.plan: missing (expected number)',
   ],
   ['negative rate', bad((c) => (c.rateHz = -5)), 'configs/robot.yaml: rateHz: Too small: expected number to be >0'],
+  [
+    'fractional CPU latency',
+    bad((c) => (c.timing = { cpuLatencyUs: 0.5 })),
+    'configs/robot.yaml: timing.cpuLatencyUs: expected int, received number',
+  ],
   [
     'budget longer than the period',
     bad((c) => (c.budget.cycleMs = 12)),

@@ -12,6 +12,7 @@ import { parse, stringify } from 'yaml';
 import { command, runConfig } from '../../runtime/cli/run.js';
 import { parseRuntimeConfig } from '../../runtime/config.js';
 import { silentLogger } from '../../runtime/log.js';
+import { readCpuLatency } from '../../runtime/scheduling.js';
 
 const configsDir = new URL('../../configs/', import.meta.url).pathname;
 
@@ -38,6 +39,36 @@ test('a sim task runs, saves its memory at exit, records, and the next run resto
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('timing.cpuLatencyUs is held while the loop runs and released when it stops', async () => {
+  const raw = parse(readFileSync(join(configsDir, 'point_mass_easy.yaml'), 'utf8'));
+  raw.timing = { ...raw.timing, cpuLatencyUs: 9 };
+  raw.recording = { enabled: false };
+  const before = readCpuLatency();
+  let during: number | Error | undefined;
+  const summary = await runConfig(parseRuntimeConfig(raw), {
+    durationMs: 300,
+    showStatus: false,
+    logger: silentLogger(),
+    handleSignals: false,
+    observers: [
+      {
+        cycleDone: () => {
+          during ??= readCpuLatency();
+        },
+        flush: () => {},
+      },
+    ],
+  });
+  if (before instanceof Error || summary.cpuLatencyHeldUs === null) {
+    console.log(`  skipped the held part: ${before instanceof Error ? before.message : 'not permitted here'}`);
+    assert.is(summary.cpuLatencyHeldUs, null);
+    return;
+  }
+  assert.is(summary.cpuLatencyHeldUs, 9);
+  assert.is(during, Math.min(before, 9), 'the kernel honoured it during the run');
+  assert.is(readCpuLatency(), before, 'released at shutdown');
 });
 
 test('engram run: a bad config exits 2 naming the file and key; a missing --config exits 2', async () => {

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { systemClock } from '../../runtime/clock.js';
-import { setRealtimeScheduling } from '../../runtime/scheduling.js';
+import { CPU_LATENCY_DEVICE, holdCpuLatency, readCpuLatency, setRealtimeScheduling } from '../../runtime/scheduling.js';
 import { createWaiter, loadNativeTicker, NativeWaiter } from '../../runtime/timing.js';
 
 const scheduling = suite('real-time scheduling of the loop threads');
@@ -73,3 +73,41 @@ scheduling('the timer waiter needs only the main thread; the worker waiter, the 
 });
 
 scheduling.run();
+
+const cpuLatency = suite('CPU wake-up latency held through /dev/cpu_dma_latency');
+
+cpuLatency('a held request is what the kernel honours until it is released', () => {
+  const before = readCpuLatency();
+  const held = holdCpuLatency(7);
+  if (before instanceof Error || held instanceof Error) {
+    console.log(`  skipped: ${before instanceof Error ? before.message : (held as Error).message}`);
+    return;
+  }
+  try {
+    // the kernel honours the least of all requests held (another process may hold one below 7)
+    assert.is(readCpuLatency(), Math.min(before, 7));
+    assert.is(held.us, 7);
+  } finally {
+    held.release();
+  }
+  held.release(); // a second release is harmless
+  assert.is(readCpuLatency(), before);
+});
+
+cpuLatency('refusals name the device and the reason, and hold nothing', () => {
+  const missing = '/nonexistent/cpu_dma_latency';
+  const refused = holdCpuLatency(0, missing);
+  assert.instance(refused, Error);
+  assert.match(
+    (refused as Error).message,
+    /cannot hold CPU wake-up latency at 0 µs: ENOENT.*\/nonexistent\/cpu_dma_latency/,
+  );
+  assert.instance(readCpuLatency(missing), Error);
+  for (const bad of [-1, 1.5, 2 ** 31, Number.NaN]) {
+    const result = holdCpuLatency(bad, CPU_LATENCY_DEVICE);
+    assert.instance(result, Error);
+    assert.match((result as Error).message, /integer number of µs/);
+  }
+});
+
+cpuLatency.run();
