@@ -39,6 +39,7 @@ import {
   Status,
   type StepTimings,
 } from '../runtime/contracts.js';
+import { type CpuLatencyHold, holdCpuLatency, readCpuLatency } from '../runtime/scheduling.js';
 import { python, pythonZmqMissing } from './lib/python.js';
 import { describeMachine, machineLine, repoRoot, table, updateBenchmarksDoc, us, writeResult } from './lib/report.js';
 import { type Distribution, distribution, GcCounter, median, nowNs } from './lib/stats.js';
@@ -63,6 +64,9 @@ options:
   --repeats R        runs per transport and rate; p99 is the median over runs (default 3)
   --obs D            observation size (one channel 'state'; default 64)
   --actions A        action size (default 4)
+  --cpu-latency M    on (default where permitted): hold CPU wake-up latency at 0 µs during the
+                     latency runs, floors included (/dev/cpu_dma_latency, as timing.cpuLatencyUs: 0
+                     does in engram run); off: leave the machine's power management alone
   --no-doc           do not update docs/benchmarks.md
   --json             print one JSON object as the last line of stdout
   -h, --help         this text`;
@@ -77,6 +81,7 @@ const options = {
   repeats: { type: 'string' },
   obs: { type: 'string' },
   actions: { type: 'string' },
+  'cpu-latency': { type: 'string' },
   'no-doc': { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
@@ -568,6 +573,8 @@ export const command: Subcommand = {
       log(`python probe skipped: ${pythonSkipped}`);
       probes = probes.filter((p) => p !== 'python');
     }
+    const cpuLatencyMode = values['cpu-latency'] ?? (readCpuLatency() instanceof Error ? 'off' : 'on');
+    if (cpuLatencyMode !== 'on' && cpuLatencyMode !== 'off') throw new UsageError('--cpu-latency expects on or off');
     const loadBefore = os.loadavg()[0]!;
 
     log('decode throughput (driver.ingest + poll, no sockets)');
@@ -638,29 +645,41 @@ export const command: Subcommand = {
       }
     };
 
-    const frameBytes = decode[0]!.messageBytes;
-    labels['raw-node'] =
-      `bare ZeroMQ echo in Node (zeromq.js PULL -> PUB, no protocol, no decoding) of ${frameBytes}-byte messages`;
-    log(`frame-to-action floor: ${labels['raw-node']}`);
-    await measureAll('raw-node', probes, (transport, rate, probe) =>
-      measureRawEcho(transport, rate, seconds, frameBytes, 'node', probe),
-    );
-    if (probes.includes('python')) {
-      labels['raw-python'] =
-        `the same echo in Python (pyzmq), probed from Python: libzmq's floor on this machine, no Node anywhere`;
-      log(`frame-to-action floor: ${labels['raw-python']}`);
-      await measureAll('raw-python', ['python'], (transport, rate, probe) =>
-        measureRawEcho(transport, rate, seconds, frameBytes, 'python', probe),
-      );
+    // machine-wide while held: engram, its I/O threads and the probe all wake from polling CPUs
+    let cpuLatency: CpuLatencyHold | undefined;
+    if (cpuLatencyMode === 'on') {
+      const held = holdCpuLatency(0);
+      if (held instanceof Error) throw new Error(`bench transport --cpu-latency on: ${held.message}`);
+      cpuLatency = held;
+      log('holding CPU wake-up latency at 0 µs for the latency runs');
     }
-    for (const controllerName of controllers) {
-      const answerer =
-        controllerName === 'brain' ? await learningBrain(n, obs, actionSize) : trivialController(actionSize);
-      labels[controllerName] = answerer.label;
-      log(`frame-to-action with ${answerer.label}`);
-      await measureAll(controllerName, probes, (transport, rate, probe) =>
-        measureLatency(transport, rate, seconds, answerer, obs, actionSize, probe),
+    try {
+      const frameBytes = decode[0]!.messageBytes;
+      labels['raw-node'] =
+        `bare ZeroMQ echo in Node (zeromq.js PULL -> PUB, no protocol, no decoding) of ${frameBytes}-byte messages`;
+      log(`frame-to-action floor: ${labels['raw-node']}`);
+      await measureAll('raw-node', probes, (transport, rate, probe) =>
+        measureRawEcho(transport, rate, seconds, frameBytes, 'node', probe),
       );
+      if (probes.includes('python')) {
+        labels['raw-python'] =
+          `the same echo in Python (pyzmq), probed from Python: libzmq's floor on this machine, no Node anywhere`;
+        log(`frame-to-action floor: ${labels['raw-python']}`);
+        await measureAll('raw-python', ['python'], (transport, rate, probe) =>
+          measureRawEcho(transport, rate, seconds, frameBytes, 'python', probe),
+        );
+      }
+      for (const controllerName of controllers) {
+        const answerer =
+          controllerName === 'brain' ? await learningBrain(n, obs, actionSize) : trivialController(actionSize);
+        labels[controllerName] = answerer.label;
+        log(`frame-to-action with ${answerer.label}`);
+        await measureAll(controllerName, probes, (transport, rate, probe) =>
+          measureLatency(transport, rate, seconds, answerer, obs, actionSize, probe),
+        );
+      }
+    } finally {
+      cpuLatency?.release();
     }
     const loadAfter = os.loadavg()[0]!;
 
@@ -673,6 +692,7 @@ export const command: Subcommand = {
       seconds,
       repeats,
       probes,
+      cpuLatencyHeldUs: cpuLatency ? cpuLatency.us : null,
       ...(pythonSkipped === undefined ? {} : { pythonProbeSkipped: pythonSkipped }),
       loadAverage1m: { before: loadBefore, after: loadAfter },
       loop: 'event-driven: driver input listener -> poll -> step -> publish, then maintain (not runtime/loop)',
@@ -696,7 +716,7 @@ export const command: Subcommand = {
             .map(([k, v]) => `**${k}**: ${v}`)
             .join(
               '; ',
-            )}. p50/p99 are medians over ${repeats} runs of ${seconds} s, the probes' runs interleaved; max over all runs. "step" is poll + step + publish inside engram for the same frames. The target: f2a p99 <= step p99 + 200 µs. "per-frame transport" is, frame by frame, frame-to-action minus engram's own poll-to-publish time: what ZeroMQ, decoding and both processes' wake-ups add. The **raw-** rows are the floor measured in the same run, with messages of the frame's size; **raw-python** has no Node in it at all, so it is what libzmq and this machine's wake-ups cost before engram does anything. The driver's own cost is the difference between the trivial rows and the raw-node rows.`,
+            )}. p50/p99 are medians over ${repeats} runs of ${seconds} s, the probes' runs interleaved; max over all runs. "step" is poll + step + publish inside engram for the same frames. The target: f2a p99 <= step p99 + 200 µs. "per-frame transport" is, frame by frame, frame-to-action minus engram's own poll-to-publish time: what ZeroMQ, decoding and both processes' wake-ups add. The **raw-** rows are the floor measured in the same run, with messages of the frame's size; **raw-python** has no Node in it at all, so it is what libzmq and this machine's wake-ups cost before engram does anything. The driver's own cost is the difference between the trivial rows and the raw-node rows. ${cpuLatency ? 'CPU wake-up latency was held at 0 µs during every latency run, floors included (`timing.cpuLatencyUs: 0`, /dev/cpu_dma_latency: idle CPUs poll instead of halting).' : "CPU wake-up latency was left to the machine's power management (`--cpu-latency off`)."}`,
           '',
           table(
             [
