@@ -226,7 +226,7 @@ test('labels index a table in the addon: sparse labels work, one past its limit 
   const index = typedBinding().create(dim);
   index.initIndex(8, 16, 100, 7);
   const labels = [0, 5000, 70_000, 123];
-  labels.forEach((label, i) => index.addPoint(data, i * dim, label));
+  for (const [i, label] of labels.entries()) index.addPoint(data, i * dim, label);
   assert.equal(
     index.getIdsList().sort((a, b) => a - b),
     [0, 123, 5000, 70_000],
