@@ -37,16 +37,25 @@ bool readArguments(napi_env env, napi_callback_info info, Call& call, size_t min
   return true;
 }
 
-// Argument i as an integer in [0, 2^32).
+// The largest integer a JS number holds exactly (2^53): the bound for byte positions.
+constexpr double kMaxExactInteger = 9007199254740992.0;
+
+// Argument i as an integer in [0, limit] (limit at most kMaxExactInteger).
 template <typename Call, typename Unsigned>
-bool getUint(Call& call, size_t i, const char* what, Unsigned& out) {
+bool getWholeNumber(Call& call, size_t i, const char* what, double limit, Unsigned& out) {
   double value = 0;
-  if (napi_get_value_double(call.env, call.argv[i], &value) != napi_ok || !(value >= 0) || value > 4294967295.0 ||
-      value != static_cast<double>(static_cast<uint32_t>(value))) {
+  if (napi_get_value_double(call.env, call.argv[i], &value) != napi_ok || !(value >= 0) || value > limit ||
+      value != static_cast<double>(static_cast<uint64_t>(value))) {
     return throwError(call.env, std::string(what) + " must be a non-negative integer");
   }
   out = static_cast<Unsigned>(value);
   return true;
+}
+
+// Argument i as an integer in [0, 2^32).
+template <typename Call, typename Unsigned>
+bool getUint(Call& call, size_t i, const char* what, Unsigned& out) {
+  return getWholeNumber(call, i, what, 4294967295.0, out);
 }
 
 inline const char* typeName(napi_typedarray_type type) {

@@ -27,6 +27,8 @@ namespace {
 
 using engram::getTyped;
 using engram::getUint;
+using engram::getWholeNumber;
+using engram::kMaxExactInteger;
 using engram::readArguments;
 using engram::throwError;
 using engram::undefinedValue;
@@ -460,17 +462,6 @@ void checkDimension(const hnswlib::HierarchicalNSW<float>& loaded, size_t dim) {
   }
 }
 
-// A byte position argument: a non-negative integer up to 2^53.
-bool getPosition(Call& call, size_t i, const char* what, uint64_t& out) {
-  double value = 0;
-  if (napi_get_value_double(call.env, call.argv[i], &value) != napi_ok || !(value >= 0) || value > 9007199254740992.0 ||
-      value != static_cast<double>(static_cast<uint64_t>(value))) {
-    return throwError(call.env, std::string(what) + " must be a non-negative integer");
-  }
-  out = static_cast<uint64_t>(value);
-  return true;
-}
-
 // readIndexSync(path): replaces the index with the file's (hnswlib's format; hnswlib-node's too).
 napi_value ReadIndexSync(napi_env env, napi_callback_info info) {
   Call call;
@@ -495,7 +486,8 @@ napi_value ReadIndexAtSync(napi_env env, napi_callback_info info) {
   std::string path;
   uint64_t offset = 0;
   uint64_t length = 0;
-  if (!getPath(call, 0, path) || !getPosition(call, 1, "offset", offset) || !getPosition(call, 2, "length", length)) {
+  if (!getPath(call, 0, path) || !getWholeNumber(call, 1, "offset", kMaxExactInteger, offset) ||
+      !getWholeNumber(call, 2, "length", kMaxExactInteger, length)) {
     return nullptr;
   }
   return guarded(env, ("readIndexAtSync " + path).c_str(), [&] {
