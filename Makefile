@@ -19,7 +19,7 @@ install: node_modules/.stamp
 # engram's HNSW addon (native/hnsw: hnswlib with Float32Array in and out, no JS allocation per
 # search); node-gyp comes with npm. Without a C++ toolchain the build fails and says so.
 HNSW_ADDON := native/hnsw/build/Release/engram_hnsw.node
-$(HNSW_ADDON): native/hnsw/engram_hnsw.cc native/hnsw/move.h $(wildcard native/hnsw/hnswlib/*.h) native/hnsw/binding.gyp native/common/engram_napi.h node_modules/.stamp
+$(HNSW_ADDON): native/hnsw/engram_hnsw.cc native/hnsw/move.h $(wildcard native/hnsw/third_party/hnswlib/*.h) native/hnsw/binding.gyp native/common/engram_napi.h node_modules/.stamp
 	npm run build:native:hnsw --silent
 
 # engram's timekeeper addon (native/timer: a C++ thread wakes the loop for each tick; the loop's

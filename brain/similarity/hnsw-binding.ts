@@ -5,7 +5,7 @@
  * - `typed`: engram's own addon (native/hnsw, built by `make build` with node-gyp). Vectors cross
  *   as a Float32Array and an offset, results land in caller-owned Int32Array / Float32Array: a
  *   search or an insert allocates nothing on the JS heap. It builds hnswlib with no-op locks and an
- *   array for the label map (~100 bytes less per element; native/hnsw/hnswlib/ENGRAM.md).
+ *   array for the label map (~100 bytes less per element; native/hnsw/third_party/hnswlib/ENGRAM.md).
  * - `hnswlib-node`: the published binding, used when engram's addon is not built. Its calls take a
  *   number[] (each element read boxes a heap number) and a search returns a new object of two
  *   arrays: ~1.2 KB per brain step at 16 dimensions (docs/brain.md, "No allocation per step").

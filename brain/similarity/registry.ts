@@ -90,7 +90,7 @@ export function indexBytesPerExperience(profile: Profile, config: SimilarityConf
     const M = config.hnsw.M;
     const level0 = dim * 4 + 8 + (2 * M + 1) * 4; // vector, label, links
     const upper = ((M + 1) * 4 + 8) / Math.max(1, M - 1); // ~1/(M-1) of elements on upper levels
-    // + per element in engram's hnswlib (native/hnsw/hnswlib/ENGRAM.md): upper-list pointer 8, level 4,
+    // + per element in engram's hnswlib (native/hnsw/third_party/hnswlib/ENGRAM.md): upper-list pointer 8, level 4,
     // label table 4, visited mark 2, no-op lock 1; + the backend's state byte
     bytes += Math.ceil(level0 + upper + 19) + 1;
   }

@@ -1,5 +1,5 @@
-// engram's binding to hnswlib (hnswlib/: the copy hnswlib-node ships, with no-op locks and a dense
-// label table to save ~100 bytes per element, hnswlib/ENGRAM.md; the index file format is the same):
+// engram's binding to hnswlib (third_party/hnswlib: the copy hnswlib-node ships, with no-op locks and
+// a dense label table to save ~100 bytes per element, ENGRAM.md there; the index file format is the same):
 // vectors cross as Float32Array views with an offset, and search results are written into
 // caller-owned Int32Array / Float32Array, so a search or an insert allocates nothing on the JS heap.
 // hnswlib-node's own binding takes a number[] (one heap number per element read) and returns a new
