@@ -210,6 +210,23 @@ for (const transport of transports) {
     await second.stop();
   });
 
+  t('stop releases the endpoints: a driver started at once on them binds (40 restarts)', async () => {
+    let driver = makeDriver(transport);
+    await driver.start();
+    const endpoints = driver.boundEndpoints();
+    const client = makeClient(driver);
+    await client.connect(); // accepted connections too, as a robot's
+    for (let restart = 0; restart < 40; restart++) {
+      await driver.stop();
+      driver = track(
+        new ZmqDriver({ config: { ...endpoints, maxMessageBytes: 4096 }, channels, actionSize, clock: systemClock }),
+      );
+      await driver.start(); // throws "Address already in use" if stop returned before the listener closed
+    }
+    assert.equal(driver.boundEndpoints(), endpoints);
+    await driver.stop();
+  });
+
   t('publish never throws or waits, even when a subscriber reads nothing', async () => {
     const driver = makeDriver(transport);
     await driver.start();
