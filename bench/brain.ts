@@ -40,6 +40,7 @@ import { hnswFactory } from '../brain/similarity/hnsw.js';
 import { numberFlag, parseCommandArgs, printJsonLast, type Subcommand, UsageError } from '../runtime/cli/args.js';
 import { systemClock } from '../runtime/clock.js';
 import { createFrame, type Frame, LookupPath, monotonicNsInto, type StepTimings } from '../runtime/contracts.js';
+import { type AllocationSite, sampleAllocations } from './lib/heap-sampling.js';
 import {
   describeMachine,
   type MachineDescription,
@@ -189,6 +190,12 @@ export interface SizeResult {
    * sizes the young generation; this is what the step itself asks of it.
    */
   allocatedBytesPerStep?: number;
+  /**
+   * Where the step's bytes came from when allocatedBytesPerStep exceeded
+   * allocationSiteThresholdBytes: V8's sampling heap profile over a further run of steps (absent
+   * otherwise). An intermittent allocation at 64+4, N = 1e6 (docs/brain.md) names itself here.
+   */
+  allocationSites?: (Omit<AllocationSite, 'bytes'> & { bytesPerStep: number })[];
   lookupPath: string;
   horizon: number;
   /** 1-minute load average when the measurement started (the machine is shared) */
@@ -440,6 +447,8 @@ async function measureSize(
     gcWithout += (await gcBase.stop()).total;
   }
   const allocatedBytesPerStep = measureAllocation(runSteps);
+  const allocationSites =
+    allocatedBytesPerStep > allocationSiteThresholdBytes ? await nameAllocationSites(runSteps) : undefined;
   const overall = distribution(all);
   const measuredSteps = steps * repeats;
   const perExperience = (rssAfter - rssBefore) / n;
@@ -486,6 +495,7 @@ async function measureSize(
     gcPer10kWithoutStep: (gcWithout * 10_000) / measuredSteps,
     gcPer10kAttributable: Math.max(0, ((gcWith - gcWithout) * 10_000) / measuredSteps),
     allocatedBytesPerStep,
+    ...(allocationSites && { allocationSites }),
     lookupPath: brain.index.activePath(),
     loadAverage: loadAtStart,
     horizon: config.planner.horizon,
@@ -517,6 +527,20 @@ function measureAllocation(runSteps: (count: number, samples: null, stages: null
     if (after >= before) perStep.push(Math.max(0, after - before - overhead) / window);
   }
   return perStep.length > 0 ? Math.round(median(perStep) * 10) / 10 : Number.NaN;
+}
+
+/** Above this many bytes per step (a clean step allocates 0-1), bench brain names the allocating functions. */
+const allocationSiteThresholdBytes = 16;
+
+/** The functions allocating over 2,000 more steps, top 8, with their bytes per step. */
+async function nameAllocationSites(
+  runSteps: (count: number, samples: null, stages: null) => void,
+): Promise<SizeResult['allocationSites']> {
+  const steps = 2000;
+  const sites = await sampleAllocations(() => runSteps(steps, null, null), 256);
+  return sites
+    .slice(0, 8)
+    .map(({ bytes, ...site }) => ({ ...site, bytesPerStep: Math.round((bytes / steps) * 10) / 10 }));
 }
 
 /**
@@ -1027,6 +1051,11 @@ export const command: Subcommand = {
           log(
             `dims ${stateDim}+${actionDim} N=${n} ${result.backend} (${kernels} kernels): step p50 ${us(result.stepP50Ns)} µs, p99 ${us(result.stepP99Ns)} µs, p99.9 ${us(result.stepP999Ns)} µs, max ${us(result.stepMaxNs)} µs; insert p50 ${us(result.insert.p50)} µs; evict p50 ${us(result.eviction.p50)} µs; ${result.bytesPerExperience} B/exp (${result.bytesRatio.toFixed(2)}x); GC/10k ${result.gcPer10kWithStep.toFixed(1)} with, ${result.gcPer10kWithoutStep.toFixed(1)} without; alloc ${result.allocatedBytesPerStep} B/step; fill ${result.fillSeconds.toFixed(1)} s`,
           );
+          for (const site of result.allocationSites ?? []) {
+            log(
+              `  allocates ${site.bytesPerStep} B/step: ${site.functionName} ${site.url}:${site.line} <- ${site.caller}`,
+            );
+          }
         }
       }
     }
