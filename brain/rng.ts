@@ -15,6 +15,8 @@ export class Rng {
   private hasSpare = false;
   /** normal()'s result on its way out */
   private readonly drawn = new Float64Array(1);
+  /** the last uniform draw (advance) */
+  private readonly uniformDraw = new Float64Array(1);
 
   constructor(seed: number) {
     // splitmix32 spreads a small integer seed over the whole state.
@@ -26,7 +28,7 @@ export class Rng {
       z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
       this.state[i] = (z ^ (z >>> 16)) >>> 0;
     }
-    for (let i = 0; i < 12; i++) this.uniform();
+    for (let i = 0; i < 12; i++) this.advance();
   }
 
   /** Values in one saved state: the four sfc32 words, the spare normal and whether it waits. */
@@ -46,8 +48,13 @@ export class Rng {
     this.hasSpare = from[offset + 5] === 1;
   }
 
-  /** uniform in [0, 1) */
-  uniform(): number {
+  /**
+   * Advances sfc32 and leaves a uniform draw in [0, 1) in this.uniformDraw[0]. Returns nothing: a
+   * double returned from a call V8 does not inline is boxed (16 B), and whether it inlines varies
+   * from run to run (bench brain's allocation sites named uniform() in some runs, ~60 B per step
+   * from normalInto's draws). Every draw of this class goes through here and reads the array.
+   */
+  private advance(): void {
     const state = this.state;
     const a = state[0]!;
     const b = state[1]!;
@@ -58,17 +65,31 @@ export class Rng {
     state[0] = b ^ (b >>> 9);
     state[1] = (c + (c << 3)) | 0;
     state[2] = (((c << 21) | (c >>> 11)) + t) | 0;
-    return (t >>> 0) / 4294967296;
+    this.uniformDraw[0] = (t >>> 0) / 4294967296;
+  }
+
+  /** uniform in [0, 1) (off the hot path: see uniformInto) */
+  uniform(): number {
+    this.advance();
+    return this.uniformDraw[0]!;
+  }
+
+  /** out[index] = a uniform draw in [0, 1): the hot path's form (see advance). */
+  uniformInto(out: Float64Array, index: number): void {
+    this.advance();
+    out[index] = this.uniformDraw[0]!;
   }
 
   /** uniform in [low, high) */
   range(low: number, high: number): number {
-    return low + (high - low) * this.uniform();
+    this.advance();
+    return low + (high - low) * this.uniformDraw[0]!;
   }
 
-  /** integer uniform in [0, n), n < 2^30 */
+  /** integer uniform in [0, n), n < 2^30 (a small integer: returned unboxed) */
   below(n: number): number {
-    return Math.floor(this.uniform() * n) | 0;
+    this.advance();
+    return Math.floor(this.uniformDraw[0]! * n) | 0;
   }
 
   /** standard normal (Box-Muller) */
@@ -87,9 +108,11 @@ export class Rng {
       out[index] = this.spare[0]!;
       return;
     }
-    let u = this.uniform();
+    this.advance();
+    let u = this.uniformDraw[0]!;
     if (u < 1e-12) u = 1e-12;
-    const v = this.uniform();
+    this.advance();
+    const v = this.uniformDraw[0]!;
     const radius = Math.sqrt(-2 * Math.log(u));
     this.spare[0] = radius * Math.sin(2 * Math.PI * v);
     this.hasSpare = true;

@@ -95,6 +95,8 @@ export class HnswBackend implements SimilarityBackend {
   private hiddenCount = 0;
   /** estimated cost of applying one queued slot (decaying recent maximum), ns */
   private applyCostNs = 0;
+  /** maintain's clock readings (Clock.stampNs: a returned double is boxed where not inlined) */
+  private readonly stamps = new Float64Array(2);
   /** an index file is being written from hnswlib's worker thread: apply nothing */
   private exporting = false;
   /** replay: writes held back as during a recorded export, with no file written */
@@ -225,8 +227,10 @@ export class HnswBackend implements SimilarityBackend {
       }
       return applied;
     }
+    const stamps = this.stamps;
     while (this.queueLength > 0) {
-      const before = clock.nowNs();
+      clock.stampNs(stamps, 0);
+      const before = stamps[0]!;
       if (before + this.applyCostNs > untilNs) {
         // Let the estimate decay so that one slow update does not stop the queue for good.
         this.applyCostNs *= 0.9;
@@ -234,7 +238,8 @@ export class HnswBackend implements SimilarityBackend {
       }
       this.applyNext();
       applied++;
-      const cost = clock.nowNs() - before;
+      clock.stampNs(stamps, 1);
+      const cost = stamps[1]! - before;
       this.applyCostNs = cost > this.applyCostNs ? cost : 0.95 * this.applyCostNs + 0.05 * cost;
     }
     return applied;

@@ -128,6 +128,8 @@ export class SimilarityRegistry implements SimilarityIndex {
   private nextBuildN = Number.POSITIVE_INFINITY;
   /** units the next maintain must do (replay), or -1: as time allows */
   private slackQuota = -1;
+  /** clockPast's reading */
+  private readonly now = new Float64Array(1);
 
   /**
    * The usual way in: selects the profile named by `config.profile` ('auto' = match the host,
@@ -366,6 +368,12 @@ export class SimilarityRegistry implements SimilarityIndex {
     if (startBuilds || n >= this.nextBuildN) this.startWantedBuilds(n);
   }
 
+  /** Whether the clock has passed `untilNs` (read through stampNs: a returned double is boxed where not inlined). */
+  private clockPast(untilNs: number): boolean {
+    this.clock.stampNs(this.now, 0);
+    return this.now[0]! >= untilNs;
+  }
+
   /**
    * Slack-time work, returning by `untilNs`: builds pending paths from the store's vectors (one
    * insert at a time, checking the clock between inserts), then lets backends do their own work
@@ -389,7 +397,7 @@ export class SimilarityRegistry implements SimilarityIndex {
       let slot = path.cursor;
       while (slot < this.capacity) {
         if (indexed[slot] === 1) {
-          if (byQuota ? work >= quota : this.clock.nowNs() >= untilNs) break;
+          if (byQuota ? work >= quota : this.clockPast(untilNs)) break;
           path.backend.upsert(slot, vectors.subarray(slot * dim, slot * dim + dim));
           work++;
         }
@@ -406,7 +414,7 @@ export class SimilarityRegistry implements SimilarityIndex {
     for (let p = 0; p < paths.length; p++) {
       const backend = paths[p]!.backend;
       if (backend.maintain !== undefined) {
-        if (byQuota ? work >= quota : this.clock.nowNs() >= untilNs) return work;
+        if (byQuota ? work >= quota : this.clockPast(untilNs)) return work;
         work += backend.maintain(untilNs, this.clock, byQuota ? quota - work : -1);
       }
     }

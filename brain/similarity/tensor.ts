@@ -66,6 +66,8 @@ export class TensorBackend implements SimilarityBackend {
   private readonly blockStaleSince: Float64Array;
   /** moving average of one block upload (ns): an upload starts only if it fits the deadline */
   private uploadCostNs = 0;
+  /** maintain's clock readings (Clock.stampNs: a returned double is boxed where not inlined) */
+  private readonly stamps = new Float64Array(2);
   /** how long a stale block may wait before its upload (the CPU covers its stale columns) */
   uploadDelayNs = 20_000_000;
   private readonly live: Uint8Array;
@@ -163,13 +165,15 @@ export class TensorBackend implements SimilarityBackend {
         uploads++;
         continue;
       }
-      const now = clock.nowNs();
+      clock.stampNs(this.stamps, 0);
+      const now = this.stamps[0]!;
       if (this.blockStaleSince[block] === notSeen) this.blockStaleSince[block] = now; // first seen stale
       if (!pressure && now - this.blockStaleSince[block]! < this.uploadDelayNs) continue;
       if (now + this.uploadCostNs > untilNs) return uploads;
       this.upload(block);
       uploads++;
-      const cost = clock.nowNs() - now;
+      clock.stampNs(this.stamps, 1);
+      const cost = this.stamps[1]! - now;
       this.uploadCostNs = this.uploadCostNs === 0 ? cost : 0.8 * this.uploadCostNs + 0.2 * cost;
     }
     if (this.staleOverflow) {
