@@ -12,12 +12,15 @@ import { HnswBackend, hnswFactory } from '../../brain/similarity/hnsw.js';
 import { MockClock } from '../../runtime/clock.js';
 import { brainBytesPerStep } from './helpers.js';
 
-// Measured 37-39 B per step on both paths in most runs, up to ~200 B in some under make test (V8's
-// inlining decisions vary with compile timing, and a call it did not inline boxes its doubles); a
-// sampling heap profile of the brain's own calls in `engram bench brain`'s loop shows under 10 B.
+// Measured (V8's sampling heap profile, bench/lib/heap-sampling.ts): ~7 B per step on the exact
+// scan and 32 B on HNSW, in most runs; heap growth, which also sees the JIT's own allocations
+// landing in the window, read 70-180 B in 3 of 8 runs. The 32 B are MemoryPressure.check's two
+// Float64Array reads: after the test's 5,000 steps V8 still interprets that small once-per-step
+// function (it optimizes it after ~10k calls), and interpreted code boxes every double it loads.
 // The limit catches what matters: boxing per candidate or rollout step is 512 B and more. Before:
 // ~8 KB with a clamp that boxed every action value, 1.2-2.7 KB through hnswlib-node's binding,
-// ~250 B from doubles crossing calls (clock reads, Rng.normal, the value estimate, the MPPI score).
+// ~250 B from doubles crossing calls (clock reads, Rng.normal, the value estimate, the MPPI
+// score), 60 B from clamp's argument and result where choose did not inline it.
 const limit = 320;
 
 test(`a brain step + maintain allocates under ${limit} bytes at 32 candidates x horizon 16 (exact scan, mock clock)`, async () => {
