@@ -200,6 +200,8 @@ export interface SizeResult {
   horizon: number;
   /** 1-minute load average when the measurement started (the machine is shared) */
   loadAverage: number;
+  /** the date of the run (bench/results/brain.json `runs`) that measured this row; absent in older rows */
+  run?: string;
 }
 
 /** A full GC (with --expose-gc), its performance entry delivered before the caller starts counting. */
@@ -640,15 +642,20 @@ function mergeEarlier(results: SizeResult[], runs: { command: string; date: stri
   }
   const key = (r: SizeResult) => `${r.stateDim}x${r.actionDim}@${r.n}/${r.backend}/${kernelsOf(r)}/h${r.horizon}`;
   const have = new Set(results.map(key));
-  let used = false;
+  // The runs listed are those that measured a row still in the table; a kept row that does not say
+  // which run measured it (older results) keeps every earlier run.
+  const keptRuns = new Set<string>();
+  let unknownRun = false;
   for (const old of earlier.results ?? []) {
     // results written before `horizon` was recorded ran the brain's default horizon
     old.horizon ??= brainConfig({}).planner.horizon;
     if (have.has(key(old))) continue;
     results.push(old);
-    used = true;
+    if (old.run === undefined) unknownRun = true;
+    else keptRuns.add(old.run);
   }
-  if (used) runs.push(...(earlier.runs ?? (earlier.command ? [{ command: earlier.command, date: '' }] : [])));
+  const earlierRuns = earlier.runs ?? (earlier.command ? [{ command: earlier.command, date: '' }] : []);
+  runs.push(...earlierRuns.filter((run) => unknownRun || keptRuns.has(run.date)));
 }
 
 /**
@@ -858,7 +865,8 @@ function markdown(
     '10k warm-up steps. "alloc B/step": JS heap bytes the step +',
     'maintain allocate (young-generation growth, median of 500-step windows without a scavenge); the HNSW',
     "path runs through engram's typed binding (native/hnsw: no allocation per search; hnswlib-node's cost",
-    '~1.2 KB per step at 16 dims, ~2.7 KB at 64).',
+    '~1.2 KB per step at 16 dims, ~2.7 KB at 64). Above 16 B per step a run also names the functions that',
+    "allocate (`allocationSites` in the JSON: V8's sampling heap profile over 2,000 more steps).",
     '"steps >= p99": the mean of each stage over the steps at or above their run\'s p99 (where the tail',
     'comes from; "rest" is encode, lookup, activation and the step outside its stages).',
     '"kernels": where the planner\'s arithmetic ran: engram\'s kernel addon (native/kernels) or JavaScript',
@@ -1077,6 +1085,7 @@ export const command: Subcommand = {
     const encoder = await measureEncoder(repeats, steps, commandLine);
     log(encoderLogLine(encoder));
     const runs = [{ command: commandLine, date: new Date().toISOString(), repeats, steps }];
+    for (const result of results) result.run = runs[0]!.date;
     if (values.merge) mergeEarlier(results, runs);
     addMarginalBytes(results);
     results.sort(
