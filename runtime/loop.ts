@@ -30,7 +30,7 @@ import {
   type StatusCode,
   type StepTimings,
 } from './contracts.js';
-import { SafeReason, type SafeReasonCode, type SafetyFilter } from './safety.js';
+import { SafeReason, type SafeReasonCode, type SafetyFilter, SafetyTime } from './safety.js';
 
 export type OverrunPolicy = 'hold' | 'safe';
 
@@ -86,6 +86,22 @@ function newCounters(): LoopCounters {
   };
 }
 
+/**
+ * Slots of Loop.stamps, the cycle's clock readings. Read through Clock.stampNs into a Float64Array:
+ * a double returned from a call V8 does not inline is boxed in a heap number, and the real loop's
+ * sampled allocations showed those reads in runCycle (16 B each, several per cycle).
+ */
+const Stamp = {
+  woke: 0,
+  ingested: 1,
+  stepped: 2,
+  filtered: 3,
+  published: 4,
+  slackStarted: 5,
+  slackNow: 6,
+  count: 7,
+} as const;
+
 export class Loop {
   readonly periodNs: number;
   readonly frame: Frame;
@@ -105,7 +121,9 @@ export class Loop {
   private newest = -1;
   private readonly proposal: Float32Array;
   private readonly lastPublished: Float32Array;
-  private lastPublishedNs = -1;
+  /** the safety filter's times: now, and when lastPublished went out (-1 before any) */
+  private readonly safetyTimes = new Float64Array(SafetyTime.slots);
+  private readonly stamps = new Float64Array(Stamp.count);
   /** Controller.slackWork summed over slack runs since the last cycle: the next record's priorSlackWork */
   private slackWorkSinceCycle = 0;
   /** Controller.slackWritesHeld over slack runs since the last cycle (any): priorSlackWritesHeld */
@@ -139,6 +157,7 @@ export class Loop {
     this.proposal = new Float32Array(controller.actionSize);
     this.lastPublished = new Float32Array(controller.actionSize);
     this.lastPublished.set(safety.limits.safe);
+    this.safetyTimes[SafetyTime.previous] = -1;
     this.action.values.set(safety.limits.safe);
     const ring: CycleRecord[] = [];
     for (let i = 0; i < (settings.ringSize ?? 1024); i++) ring.push(createCycleRecord());
@@ -163,6 +182,11 @@ export class Loop {
     return this.t0Ns + this.nextTick * this.periodNs;
   }
 
+  /** out[index] = nextDueNs(), returning nothing (a returned double is boxed where not inlined). */
+  nextDueInto(out: Float64Array, index: number): void {
+    out[index] = this.t0Ns + this.nextTick * this.periodNs;
+  }
+
   /** The most recent cycle's record (undefined before the first cycle). */
   latest(): CycleRecord | undefined {
     return this.newest < 0 ? undefined : this.ring[this.newest];
@@ -179,7 +203,9 @@ export class Loop {
     const clock = this.clock;
     const settings = this.settings;
     const counters = this.counters;
-    const woke = clock.nowNs();
+    const stamps = this.stamps;
+    clock.stampNs(stamps, Stamp.woke);
+    const woke = stamps[Stamp.woke]!;
     let tick = Math.floor((woke - this.t0Ns) / this.periodNs);
     if (tick < this.nextTick) tick = this.nextTick; // woken a hair early: this is still the next tick
     const skipped = tick - this.nextTick;
@@ -204,7 +230,8 @@ export class Loop {
     // Ingest.
     const frame = this.frame;
     const pollStatus = this.driver.poll(frame);
-    const ingested = clock.nowNs();
+    clock.stampNs(stamps, Stamp.ingested);
+    const ingested = stamps[Stamp.ingested]!;
     record.ingestNs = ingested - woke;
 
     // Step (anytime): only a fresh frame is answered; otherwise the last action is held.
@@ -221,7 +248,8 @@ export class Loop {
     let stepWork = 0;
     if (pollStatus === Status.ok) {
       stepStatus = this.controller.step(frame, stepDeadline, this.proposal, timings);
-      stepped = clock.nowNs();
+      clock.stampNs(stamps, Stamp.stepped);
+      stepped = stamps[Stamp.stepped]!;
       if (stepStatus === Status.ok || stepStatus === Status.deadline) {
         stepWork = this.controller.stepWork?.() ?? 0;
         if (stepStatus === Status.deadline) counters.anytimeCutoffs++;
@@ -249,21 +277,16 @@ export class Loop {
     const forceSafe = missedDeadline && settings.overrunPolicy === 'safe';
     const source = fresh ? this.proposal : this.lastPublished;
     const action = this.action;
-    const reason = this.safety.apply(
-      source,
-      frame,
-      stepped,
-      this.lastPublished,
-      this.lastPublishedNs,
-      forceSafe,
-      action.values,
-    );
+    const safetyTimes = this.safetyTimes;
+    safetyTimes[SafetyTime.now] = stepped;
+    const reason = this.safety.apply(source, frame, safetyTimes, this.lastPublished, forceSafe, action.values);
     this.lastSafeReason = reason;
     const safeUsed = reason !== SafeReason.none;
     const stale = safeUsed || !fresh;
     if (safeUsed) counters.safeActions++;
     else if (!fresh) counters.heldActions++;
-    const filtered = clock.nowNs();
+    clock.stampNs(stamps, Stamp.filtered);
+    const filtered = stamps[Stamp.filtered]!;
     record.safetyNs = filtered - stepped;
 
     // Publish.
@@ -272,10 +295,11 @@ export class Loop {
     action.stale = stale;
     action.publishedNs = filtered;
     this.driver.publish(action);
-    const published = clock.nowNs();
+    clock.stampNs(stamps, Stamp.published);
+    const published = stamps[Stamp.published]!;
     record.publishNs = published - filtered;
     this.lastPublished.set(action.values);
-    this.lastPublishedNs = filtered;
+    safetyTimes[SafetyTime.previous] = filtered;
 
     const cycleNs = published - woke;
     const overrun = missedDeadline || cycleNs > settings.cycleBudgetNs;
@@ -313,7 +337,9 @@ export class Loop {
    */
   runSlack(untilNs: number): void {
     const clock = this.clock;
-    const started = clock.nowNs();
+    const stamps = this.stamps;
+    clock.stampNs(stamps, Stamp.slackStarted);
+    const started = stamps[Stamp.slackStarted]!;
     if (started < untilNs) {
       this.controller.maintain(untilNs);
       // How much time-dependent work that was, for the next cycle's record (replay repeats it).
@@ -322,10 +348,12 @@ export class Loop {
     }
     const observers = this.observers;
     for (let i = 0; i < observers.length; i++) {
-      if (clock.nowNs() >= untilNs) break;
+      clock.stampNs(stamps, Stamp.slackNow);
+      if (stamps[Stamp.slackNow]! >= untilNs) break;
       observers[i]!.flush(untilNs);
     }
-    const ended = clock.nowNs();
+    clock.stampNs(stamps, Stamp.slackNow);
+    const ended = stamps[Stamp.slackNow]!;
     if (ended > untilNs) this.counters.maintenanceOverruns++;
     const record = this.latest();
     if (record !== undefined) record.maintenanceNs = ended - started;
@@ -346,6 +374,6 @@ export class Loop {
     action.publishedNs = this.clock.nowNs();
     this.driver.publish(action);
     this.lastPublished.set(action.values);
-    this.lastPublishedNs = action.publishedNs;
+    this.safetyTimes[SafetyTime.previous] = action.publishedNs;
   }
 }

@@ -9,6 +9,12 @@
  */
 import type { Frame } from './contracts.js';
 
+/**
+ * Slots of the Float64Array that carries SafetyFilter.apply's times (ns). Not arguments: a double
+ * passed to a call V8 does not inline is boxed in a heap number, once per cycle.
+ */
+export const SafetyTime = { now: 0, previous: 1, slots: 2 } as const;
+
 /** Why the filter replaced the proposal with the safe action (0 = it did not). */
 export const SafeReason = { none: 0, estop: 1, stale: 2, noInput: 3, nonFinite: 4, forced: 5 } as const;
 export type SafeReasonCode = (typeof SafeReason)[keyof typeof SafeReason];
@@ -73,19 +79,20 @@ export class SafetyFilter {
 
   /**
    * Writes the action to publish into `out`. `proposal` is what the brain (or the overrun policy)
-   * offers; `previous` is the action published last, at `previousNs` (ignored when < 0: no slew
-   * limit before the first publish). `forceSafe` comes from the overrun policy. Returns the reason
-   * the safe action was used, or SafeReason.none.
+   * offers; `previous` is the action published last, at times[SafetyTime.previous] (ignored when
+   * < 0: no slew limit before the first publish); times[SafetyTime.now] is now. `forceSafe` comes
+   * from the overrun policy. Returns the reason the safe action was used, or SafeReason.none.
    */
   apply(
     proposal: Float32Array,
     frame: Frame,
-    nowNs: number,
+    times: Float64Array,
     previous: Float32Array,
-    previousNs: number,
     forceSafe: boolean,
     out: Float32Array,
   ): SafeReasonCode {
+    const nowNs = times[SafetyTime.now]!;
+    const previousNs = times[SafetyTime.previous]!;
     const counters = this.counters;
     // The e-stop latch follows the newest frame that arrived: set by estop, cleared by a later frame without it.
     if (frame.seq !== this.lastEstopSeq) {

@@ -10,10 +10,10 @@
  *   then; it finishes with a short Atomics.wait to `spinNs` before the tick and spins the rest.
  * - `native` (the default): the same, with engram's addon (native/timer) keeping time: a C++ thread
  *   sleeps with clock_nanosleep and wakes the main thread through a Node-API thread-safe function,
- *   and the main thread's finish (sleep, then spin) is native too. ~80 B per tick on the JS heap
- *   against ~400 B for the worker (its MessageEvent and structured clone, and Atomics.wait with a
- *   timeout); the loop's GC count in `engram bench loop` did not fall with it (the step's and the
- *   loop's other allocations set it). Needs the addon built (`make build`); without it the worker
+ *   and the main thread's finish (sleep, then spin) is native too. ~56 B per tick on the JS heap
+ *   (V8's call from C++ into JS; the times go to the addon through a Float64Array, as arguments they
+ *   were boxed) against ~400 B for the worker (its MessageEvent and structured clone, and
+ *   Atomics.wait with a timeout). Needs the addon built (`make build`); without it the worker
  *   serves, and the log says so.
  * - `timer`: setTimeout (ms granularity; libuv's cached clock fires up to ~1 ms either side) to
  *   about 1 ms + leadNs before the tick, then the same finish. Simpler; blocks the main thread longer.
@@ -202,19 +202,26 @@ export class WorkerWaiter implements Waiter {
   }
 }
 
-/** engram's timekeeper addon (native/timer/engram_timer.cc). */
+/**
+ * Slots of the Float64Array a Ticker reads its times from (ns on CLOCK_MONOTONIC): written before
+ * the call that uses them. Times do not travel as arguments: a double passed from optimized JS to a
+ * native function is boxed in a heap number (16 B per call).
+ */
+export const TickerTime = { wakeAt: 0, finishDue: 1, finishSpin: 2, slots: 3 } as const;
+
+/** engram's timekeeper addon (native/timer/engram_timer.cc), reading its times from `times`. */
 interface Ticker {
-  /** one pending wake-up at `ns` (CLOCK_MONOTONIC, process.hrtime's clock), replacing any other */
-  wakeAt(ns: number): void;
+  /** one pending wake-up at times[wakeAt], replacing any other */
+  wakeAt(): void;
   /** after a delivered wake-up: an idle ticker does not keep the process alive */
   idle(): void;
-  /** on this thread: clock_nanosleep to `spinNs` before `dueNs`, then spin to it (no JS allocation) */
-  finishAt(dueNs: number, spinNs: number): void;
+  /** on this thread: clock_nanosleep to times[finishSpin] before times[finishDue], then spin to it */
+  finishAt(): void;
   /** the ticker thread's Linux thread id */
   threadId(): number;
   close(): void;
 }
-export type TickerConstructor = new (onWake: () => void) => Ticker;
+export type TickerConstructor = new (onWake: () => void, times: Float64Array) => Ticker;
 
 /** The compiled addon: from runtime/ (tsx) or dist/runtime/ (the build). */
 const tickerCandidates = [
@@ -242,9 +249,8 @@ export function loadNativeTicker(): TickerConstructor | Error {
 /**
  * A native thread keeps time (clock_nanosleep) and wakes the main thread `leadNs` before the tick
  * through a thread-safe function; the main thread finishes natively too (sleep, then a spin on
- * CLOCK_MONOTONIC). Per tick ~80 B on the JS heap (V8's call from C++ into JS, and the wake time
- * as a heap number), against ~400 B for the worker (its message, and Atomics.wait with a
- * timeout). The loop's clock must be process.hrtime's (SystemClock): CLOCK_MONOTONIC.
+ * CLOCK_MONOTONIC). Per tick ~56 B on the JS heap (V8's call from C++ into JS; the times travel in
+ * a Float64Array), against ~400 B for the worker (its message, and Atomics.wait with a timeout). The loop's clock must be process.hrtime's (SystemClock): CLOCK_MONOTONIC.
  */
 export class NativeWaiter implements Waiter {
   readonly name = 'native';
@@ -254,7 +260,8 @@ export class NativeWaiter implements Waiter {
   }
   readonly leadNs: number;
   private readonly ticker: Ticker;
-  private dueNs = 0;
+  /** the ticker's times (TickerTime): the next wake-up, and the tick its finish waits for */
+  private readonly times = new Float64Array(TickerTime.slots);
   private pending = false;
   private closed = false;
 
@@ -265,7 +272,8 @@ export class NativeWaiter implements Waiter {
     readonly spinNs: number,
   ) {
     this.leadNs = wakeLeadNs;
-    this.ticker = new Ticker(this.onWake);
+    this.times[TickerTime.finishSpin] = spinNs;
+    this.ticker = new Ticker(this.onWake, this.times);
   }
 
   private readonly onWake = (): void => {
@@ -274,14 +282,16 @@ export class NativeWaiter implements Waiter {
     if (this.closed || !this.pending) return;
     this.pending = false;
     // finishWait's Atomics.wait with a timeout allocates ~80 B per call on the JS heap
-    this.ticker.finishAt(this.dueNs, this.spinNs);
+    this.ticker.finishAt();
     this.onDue();
   };
 
   schedule(dueNs: number): void {
-    this.dueNs = dueNs;
+    const times = this.times;
+    times[TickerTime.finishDue] = dueNs;
+    times[TickerTime.wakeAt] = Math.max(0, dueNs - this.leadNs);
     this.pending = true;
-    this.ticker.wakeAt(Math.max(0, dueNs - this.leadNs));
+    this.ticker.wakeAt();
   }
 
   async ready(): Promise<void> {}

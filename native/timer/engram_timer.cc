@@ -6,13 +6,18 @@
 // MessageEvent and the structured clone). The main thread's finish (finishAt) sleeps and spins
 // natively: Atomics.wait with a timeout allocates ~80 B per call.
 //
+// Times travel in a Float64Array given at construction, not as arguments: a double passed from
+// optimized JS to a native function is boxed in a heap number (16 B per call, twice per tick).
+//
 // CLOCK_MONOTONIC is the clock under process.hrtime (libuv's uv_hrtime), so times from
 // runtime/contracts.ts monotonicNs() can be handed over as they are.
 //
-//   const ticker = new Ticker(onWake)   // onWake() runs on the main thread
-//   ticker.wakeAt(ns)                   // one pending wake-up; a new call replaces it
+//   const times = new Float64Array(3)     // [0] wake at, [1] finish due, [2] finish spin (ns)
+//   const ticker = new Ticker(onWake, times)   // onWake() runs on the main thread
+//   times[0] = ns; ticker.wakeAt()      // one pending wake-up; a new call replaces it
 //   ticker.idle()                       // after a wake-up: an idle ticker does not keep Node alive
-//   ticker.finishAt(dueNs, spinNs)      // main thread: sleep to spinNs before dueNs, spin the rest
+//   times[1] = dueNs; times[2] = spinNs; ticker.finishAt()
+//                                       // main thread: sleep to spinNs before dueNs, spin the rest
 //   ticker.threadId()                   // the thread's Linux thread id (to give it SCHED_FIFO)
 //   ticker.close()                      // stops the thread; pending wake-ups are dropped
 #include <node_api.h>
@@ -42,7 +47,20 @@ struct Ticker {
   bool closed = false;
   // the thread's kernel id, set by the thread as it starts (0 until then)
   int64_t threadId = 0;
+  // the JS side's times (kWakeAt, kFinishDue, kFinishSpin), held alive by `timesRef` (engram never
+  // transfers or detaches its buffer, which would leave this pointer dangling)
+  const double* times = nullptr;
+  napi_ref timesRef = nullptr;
 };
+
+// Slots of the times array.
+constexpr size_t kWakeAt = 0;
+constexpr size_t kFinishDue = 1;
+constexpr size_t kFinishSpin = 2;
+constexpr size_t kTimeSlots = 3;
+
+// A time in ns as the addon uses it: a non-negative number that fits an int64.
+bool validNs(double ns) { return ns >= 0 && ns <= 9.2e18; }
 
 int64_t monotonicNs() {
   timespec now;
@@ -90,12 +108,11 @@ bool throwError(napi_env env, const std::string& message) {
   return false;
 }
 
-// The Ticker a method was called on, and up to `*argc` arguments into argv (argc updated); throws
-// and returns null when `this` is not a Ticker.
-Ticker* thisTicker(napi_env env, napi_callback_info info, size_t* argc = nullptr, napi_value* argv = nullptr) {
+// The Ticker a method was called on; throws and returns null when `this` is not a Ticker.
+Ticker* thisTicker(napi_env env, napi_callback_info info) {
   napi_value self;
   void* data = nullptr;
-  if (napi_get_cb_info(env, info, argc, argv, &self, nullptr) != napi_ok || napi_unwrap(env, self, &data) != napi_ok ||
+  if (napi_get_cb_info(env, info, nullptr, nullptr, &self, nullptr) != napi_ok || napi_unwrap(env, self, &data) != napi_ok ||
       data == nullptr) {
     throwError(env, "not called on an engram Ticker");
     return nullptr;
@@ -112,30 +129,48 @@ void stopThread(Ticker* ticker) {
   if (ticker->thread.joinable()) ticker->thread.join();
 }
 
-void finalize(napi_env, void* data, void*) {
+void finalize(napi_env env, void* data, void*) {
   auto* ticker = static_cast<Ticker*>(data);
   stopThread(ticker);
+  if (ticker->timesRef != nullptr) napi_delete_reference(env, ticker->timesRef);
   delete ticker;
 }
 
-// new Ticker(onWake)
+// new Ticker(onWake, times)
 napi_value Construct(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   napi_value self;
   napi_get_cb_info(env, info, &argc, argv, &self, nullptr);
   napi_valuetype type = napi_undefined;
   if (argc >= 1) napi_typeof(env, argv[0], &type);
   if (type != napi_function) {
-    throwError(env, "Ticker(onWake): onWake must be a function");
+    throwError(env, "Ticker(onWake, times): onWake must be a function");
+    return nullptr;
+  }
+  bool isTyped = false;
+  napi_typedarray_type arrayType = napi_int8_array;
+  size_t length = 0;
+  void* data = nullptr;
+  if (argc >= 2) napi_is_typedarray(env, argv[1], &isTyped);
+  if (!isTyped || napi_get_typedarray_info(env, argv[1], &arrayType, &length, &data, nullptr, nullptr) != napi_ok ||
+      arrayType != napi_float64_array || length < kTimeSlots) {
+    throwError(env, "Ticker(onWake, times): times must be a Float64Array of at least 3 elements");
     return nullptr;
   }
   auto* ticker = new Ticker();
+  ticker->times = static_cast<const double*>(data);
+  if (napi_create_reference(env, argv[1], 1, &ticker->timesRef) != napi_ok) {
+    delete ticker;
+    throwError(env, "Ticker: cannot hold the times array");
+    return nullptr;
+  }
   napi_value name;
   napi_create_string_utf8(env, "engram ticker", NAPI_AUTO_LENGTH, &name);
   // max queue 1; the JS function is called with no arguments (call_js_cb null)
   if (napi_create_threadsafe_function(env, argv[0], nullptr, name, 1, 1, nullptr, nullptr, nullptr, nullptr,
                                       &ticker->wake) != napi_ok) {
+    napi_delete_reference(env, ticker->timesRef);
     delete ticker;
     throwError(env, "Ticker: cannot create the thread-safe function");
     return nullptr;
@@ -151,6 +186,7 @@ napi_value Construct(napi_env env, napi_callback_info info) {
   if (napi_wrap(env, self, ticker, finalize, nullptr, nullptr) != napi_ok) {
     stopThread(ticker);
     napi_release_threadsafe_function(ticker->wake, napi_tsfn_abort);
+    napi_delete_reference(env, ticker->timesRef);
     delete ticker;
     throwError(env, "Ticker: cannot wrap");
     return nullptr;
@@ -158,15 +194,13 @@ napi_value Construct(napi_env env, napi_callback_info info) {
   return self;
 }
 
-// wakeAt(ns): the one pending wake-up, replacing any earlier one.
+// wakeAt(): the one pending wake-up, at times[kWakeAt], replacing any earlier one.
 napi_value WakeAt(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  Ticker* ticker = thisTicker(env, info, &argc, argv);
+  Ticker* ticker = thisTicker(env, info);
   if (ticker == nullptr) return nullptr;
-  double ns = 0;
-  if (argc < 1 || napi_get_value_double(env, argv[0], &ns) != napi_ok || !(ns >= 0) || ns > 9.2e18) {
-    throwError(env, "wakeAt(ns): ns must be a non-negative number of nanoseconds");
+  const double ns = ticker->times[kWakeAt];
+  if (!validNs(ns)) {
+    throwError(env, "wakeAt(): times[0] must be a non-negative number of nanoseconds");
     return nullptr;
   }
   if (ticker->closed) {
@@ -200,18 +234,16 @@ napi_value Idle(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// finishAt(dueNs, spinNs): on the calling (main) thread, sleeps with clock_nanosleep until spinNs
-// before dueNs, then spins on the clock to dueNs. The JS equivalent (Atomics.wait with a timeout,
-// then clock reads) allocates ~90 B per call on the JS heap.
+// finishAt(): on the calling (main) thread, sleeps with clock_nanosleep until times[kFinishSpin]
+// before times[kFinishDue], then spins on the clock to it. The JS equivalent (Atomics.wait with a
+// timeout, then clock reads) allocates ~90 B per call on the JS heap.
 napi_value FinishAt(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  double due = 0;
-  double spin = 0;
-  if (argc < 2 || napi_get_value_double(env, argv[0], &due) != napi_ok ||
-      napi_get_value_double(env, argv[1], &spin) != napi_ok || !(due >= 0) || !(spin >= 0) || due > 9.2e18) {
-    throwError(env, "finishAt(dueNs, spinNs): both must be non-negative numbers of nanoseconds");
+  Ticker* ticker = thisTicker(env, info);
+  if (ticker == nullptr) return nullptr;
+  const double due = ticker->times[kFinishDue];
+  const double spin = ticker->times[kFinishSpin];
+  if (!validNs(due) || !validNs(spin)) {
+    throwError(env, "finishAt(): times[1] and times[2] must be non-negative numbers of nanoseconds");
     return nullptr;
   }
   const int64_t dueNs = static_cast<int64_t>(due);
