@@ -116,8 +116,11 @@ export class Planner {
   bestScore = 0;
   /** one draw on its way from the Rng (Rng.normalInto, uniformInto) */
   private readonly draw = new Float64Array(1);
-  /** the clock's reading on its way in (Clock.stampNs: a returned double is boxed where not inlined) */
-  private readonly now = new Float64Array(1);
+  /**
+   * Clock readings (Clock.stampNs: a returned double is boxed where not inlined): [0] now, [1] when
+   * this step's candidates started (noTimeForNextGroup's cost estimate)
+   */
+  private readonly now = new Float64Array(2);
   /** forward-model confidence of the chosen first action */
   bestConfidence = 0;
 
@@ -271,11 +274,12 @@ export class Planner {
     const forced = this.forcedScored;
     this.forcedScored = NOT_FORCED;
     this.exploring = exploring;
+    if (forced === NOT_FORCED) this.clock.stampNs(this.now, 1);
     for (let c = 0; c < candidates; c++) {
-      // Anytime: never start another group of candidates after the deadline; candidate 0 always runs.
-      // The clock is read every CLOCK_EVERY candidates: a system clock read allocates a BigInt
-      // (measured: 2-3 extra scavenges per 10k steps when read before every candidate).
-      if (c > 0 && (forced === NOT_FORCED ? c % CLOCK_EVERY === 0 && this.pastDeadline() : c >= forced)) {
+      // Anytime: never start a group of candidates that would end past the deadline; the first
+      // group always runs. The clock is read every CLOCK_EVERY candidates, not before each: reads
+      // cost time, and the group's cost is what the check estimates.
+      if (c > 0 && (forced === NOT_FORCED ? c % CLOCK_EVERY === 0 && this.noTimeForNextGroup(c) : c >= forced)) {
         status = Status.deadline;
         break;
       }
@@ -340,13 +344,17 @@ export class Planner {
   }
 
   /**
-   * Whether the clock has passed this.deadlineNs. Nothing double crosses a call here: bench brain's
-   * allocation sites named `clock.nowNs()` in choose (~110 B per step) in runs where V8 did not
-   * inline it, and a deadline argument would be boxed the same way.
+   * Whether the next CLOCK_EVERY candidates, at the mean cost of the `scored` so far, would end past
+   * this.deadlineNs: the step then returns before its deadline instead of finding it passed one
+   * group late (which the loop counts as a deadline miss and an overrun). Nothing double crosses a
+   * call here: bench brain's allocation sites named `clock.nowNs()` in choose (~110 B per step) in
+   * runs where V8 did not inline it, and a deadline argument would be boxed the same way.
    */
-  private pastDeadline(): boolean {
-    this.clock.stampNs(this.now, 0);
-    return this.now[0]! >= this.deadlineNs;
+  private noTimeForNextGroup(scored: number): boolean {
+    const now = this.now;
+    this.clock.stampNs(now, 0);
+    const groupNs = ((now[0]! - now[1]!) * CLOCK_EVERY) / scored;
+    return now[0]! + groupNs >= this.deadlineNs;
   }
 
   /**

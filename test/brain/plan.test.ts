@@ -40,6 +40,20 @@ plan('honours its deadline under a mock clock: stops between candidates and retu
   assert.is(brain.counters.deadlineHits, 1);
 });
 
+plan('returns before its deadline: a group of candidates that would end past it is not started', async () => {
+  const { brain, clock, frame, action, times } = await warmBrain(64);
+  // Every clock read moves time by 10 µs, so in this clock's time each group of candidates costs
+  // one read: 10 µs. The step reads the clock once more after the planner (its last stage stamp).
+  clock.autoAdvanceNs = 10_000;
+  const deadline = clock.peek() + 100_000;
+  const status = brain.step(frame, deadline, action, times);
+  assert.is(status, Status.deadline);
+  const lastReading = clock.peek() - 10_000;
+  assert.ok(lastReading <= deadline, `the step's last reading ${lastReading - deadline} ns past the deadline`);
+  // and it did not stop early: one more group would have ended past the deadline
+  assert.ok(lastReading + 10_000 > deadline, `stopped ${deadline - lastReading} ns before the deadline`);
+});
+
 plan(
   'the first walk step over the candidates gathered once per step finds what the walk through the store finds',
   async () => {
