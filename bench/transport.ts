@@ -39,10 +39,17 @@ import {
   Status,
   type StepTimings,
 } from '../runtime/contracts.js';
-import { type CpuLatencyHold, holdCpuLatency, readCpuLatency } from '../runtime/scheduling.js';
+import {
+  type CpuLatencyHold,
+  holdCpuLatency,
+  loopThreads,
+  readCpuLatency,
+  setRealtimeScheduling,
+} from '../runtime/scheduling.js';
 import { python, pythonZmqMissing } from './lib/python.js';
 import { describeMachine, machineLine, repoRoot, table, updateBenchmarksDoc, us, writeResult } from './lib/report.js';
 import { type Distribution, distribution, GcCounter, median, nowNs } from './lib/stats.js';
+import { realtimePermitted } from './timing.js';
 
 const help = `usage: engram bench transport [options]
 
@@ -64,6 +71,10 @@ options:
   --repeats R        runs per transport and rate; p99 is the median over runs (default 3)
   --obs D            observation size (one channel 'state'; default 64)
   --actions A        action size (default 4)
+  --scheduling LIST  normal,fifo (default normal): fifo runs each latency run under SCHED_FIFO 50,
+                     as a robot would: engram's main thread (as timing.realtimePriority does in
+                     engram run) and the whole probe and echo processes (chrt -f 50); both: the
+                     runs interleaved, side by side
   --cpu-latency M    on (default where permitted): hold CPU wake-up latency at 0 µs during the
                      latency runs, floors included (/dev/cpu_dma_latency, as timing.cpuLatencyUs: 0
                      does in engram run); off: leave the machine's power management alone
@@ -82,6 +93,7 @@ const options = {
   obs: { type: 'string' },
   actions: { type: 'string' },
   'cpu-latency': { type: 'string' },
+  scheduling: { type: 'string' },
   'no-doc': { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
@@ -309,20 +321,39 @@ async function learningBrain(n: number, obs: number, actionSize: number): Promis
 type ProbeKind = 'node' | 'python';
 const probeKinds: readonly ProbeKind[] = ['node', 'python'];
 
+/** How a latency run is scheduled: normal, or SCHED_FIFO for engram's main thread and the robot side. */
+type Scheduling = 'normal' | 'fifo';
+const schedulings: readonly Scheduling[] = ['normal', 'fifo'];
+/** the FIFO priority of a `fifo` run (configs/zmq_robot.yaml's timing.realtimePriority) */
+const FIFO_PRIORITY = 50;
+
 const nodeProbe = nodeScript(import.meta.url, '../drivers/zmq/probe');
 const pythonProbe = join(repoRoot, 'bench', 'zmq_probe.py');
 
-function spawnProbeKind(kind: ProbeKind, args: string[]) {
+function spawnProbeKind(kind: ProbeKind, args: string[], scheduling: Scheduling) {
   const [command, commandArgs] =
     kind === 'python'
       ? [python, [pythonProbe, ...args]]
       : [process.execPath, [...nodeProbe.nodeArgs, nodeProbe.path, ...args]];
-  return spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+  return scheduling === 'fifo'
+    ? spawn('chrt', ['-f', String(FIFO_PRIORITY), command, ...commandArgs], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-function runProbeProcess(kind: ProbeKind, args: string[]): Promise<ProbeResult> {
+/** Runs `run` with this process's main thread under SCHED_FIFO when `scheduling` says so. */
+async function scheduled<T>(scheduling: Scheduling, run: () => Promise<T>): Promise<T> {
+  if (scheduling === 'normal') return run();
+  if (!setRealtimeScheduling(FIFO_PRIORITY, loopThreads())) throw new Error('SCHED_FIFO refused (chrt -f failed)');
+  try {
+    return await run();
+  } finally {
+    setRealtimeScheduling(0, loopThreads());
+  }
+}
+
+function runProbeProcess(kind: ProbeKind, args: string[], scheduling: Scheduling): Promise<ProbeResult> {
   return new Promise((resolve, reject) => {
-    const child = spawnProbeKind(kind, args);
+    const child = spawnProbeKind(kind, args, scheduling);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -389,9 +420,13 @@ async function nodeEcho(transport: 'ipc' | 'tcp') {
 }
 
 /** The same echo in a Python process (bench/zmq_probe.py --echo): with a Python probe, no Node at all. */
-async function pythonEcho(transport: 'ipc' | 'tcp') {
+async function pythonEcho(transport: 'ipc' | 'tcp', scheduling: Scheduling) {
   const wanted = endpointsFor(transport, 'pyecho');
-  const child = spawnProbeKind('python', ['--echo', '--frames', wanted.frames, '--actions', wanted.actions]);
+  const child = spawnProbeKind(
+    'python',
+    ['--echo', '--frames', wanted.frames, '--actions', wanted.actions],
+    scheduling,
+  );
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
@@ -426,15 +461,17 @@ async function measureRawEcho(
   messageBytes: number,
   server: ProbeKind,
   probe: ProbeKind,
+  scheduling: Scheduling,
 ): Promise<LatencyRun> {
-  const echo = server === 'node' ? await nodeEcho(transport) : await pythonEcho(transport);
+  const echo = server === 'node' ? await nodeEcho(transport) : await pythonEcho(transport, scheduling);
   let result: ProbeResult;
   try {
-    result = await runProbeProcess(probe, [
+    const args = [
       ...['--frames', echo.endpoints.frames, '--actions', echo.endpoints.actions, '--channel', 'raw:1'],
       ...['--action-size', '1', '--rate', String(rateHz), '--count', String(Math.round(rateHz * seconds))],
       ...['--warmup', '200', '--timeout-ms', '500', '--raw', String(messageBytes)],
-    ]);
+    ];
+    result = await scheduled(scheduling, () => runProbeProcess(probe, args, scheduling));
   } finally {
     await echo.close();
   }
@@ -451,6 +488,7 @@ async function measureLatency(
   obs: number,
   actionSize: number,
   probe: ProbeKind,
+  scheduling: Scheduling,
 ): Promise<LatencyRun> {
   const endpoints = endpointsFor(transport, 'driver');
   const driver = new ZmqDriver({
@@ -483,11 +521,12 @@ async function measureLatency(
     answerer.maintain(t1 + periodNs / 4);
   });
   const bound = driver.boundEndpoints();
-  const result = await runProbeProcess(probe, [
+  const args = [
     ...['--frames', bound.frames, '--actions', bound.actions, '--channel', `state:${obs}`],
     ...['--action-size', String(actionSize), '--rate', String(rateHz), '--count', String(count)],
     ...['--warmup', String(warmup), '--timeout-ms', '500'],
-  ]);
+  ];
+  const result = await scheduled(scheduling, () => runProbeProcess(probe, args, scheduling));
   driver.setInputListener(undefined);
   await driver.stop();
   // pair each answered frame with engram's own time for it
@@ -523,6 +562,7 @@ const isFloor = (controller: string) => controller.startsWith('raw-');
 interface LatencyRow {
   controller: string;
   probe: ProbeKind;
+  scheduling: Scheduling;
   transport: string;
   rateHz: number;
   frameToActionP50Ns: number;
@@ -573,6 +613,13 @@ export const command: Subcommand = {
       log(`python probe skipped: ${pythonSkipped}`);
       probes = probes.filter((p) => p !== 'python');
     }
+    const chosenSchedulings = parseList(values.scheduling, 'normal', 'scheduling') as Scheduling[];
+    for (const x of chosenSchedulings) {
+      if (!schedulings.includes(x)) throw new UsageError(`--scheduling expects normal and/or fifo, got '${x}'`);
+    }
+    if (chosenSchedulings.includes('fifo') && !realtimePermitted()) {
+      throw new Error('--scheduling fifo: SCHED_FIFO is not permitted here (chrt -f 50 failed)');
+    }
     const cpuLatencyMode = values['cpu-latency'] ?? (readCpuLatency() instanceof Error ? 'off' : 'on');
     if (cpuLatencyMode !== 'on' && cpuLatencyMode !== 'off') throw new UsageError('--cpu-latency expects on or off');
     const loadBefore = os.loadavg()[0]!;
@@ -598,6 +645,7 @@ export const command: Subcommand = {
     const summarise = (
       controller: string,
       probe: ProbeKind,
+      scheduling: Scheduling,
       transport: string,
       rate: number,
       runs: LatencyRun[],
@@ -608,6 +656,7 @@ export const command: Subcommand = {
       const row: LatencyRow = {
         controller,
         probe,
+        scheduling,
         transport,
         rateHz: rate,
         frameToActionP50Ns: median(runs.map((x) => x.frameToAction.p50)),
@@ -624,23 +673,37 @@ export const command: Subcommand = {
         meetsTarget: !floor && f2aP99 <= stepP99 + 200_000,
       };
       log(
-        `  ${probe} probe, ${transport} ${rate} Hz: frame-to-action p50 ${us(row.frameToActionP50Ns)} µs, p99 ${us(row.frameToActionP99Ns)} µs, max ${us(row.frameToActionMaxNs)} µs; step p99 ${us(row.stepP99Ns)} µs; per frame f2a - step p50 ${us(row.pairedOverheadP50Ns)} µs, p99 ${us(row.pairedOverheadP99Ns)} µs; missing ${row.missing}${row.meetsTarget || floor ? '' : ' (misses the target)'}`,
+        `  ${probe} probe${scheduling === 'fifo' ? ' (FIFO)' : ''}, ${transport} ${rate} Hz: frame-to-action p50 ${us(row.frameToActionP50Ns)} µs, p99 ${us(row.frameToActionP99Ns)} µs, max ${us(row.frameToActionMaxNs)} µs; step p99 ${us(row.stepP99Ns)} µs; per frame f2a - step p50 ${us(row.pairedOverheadP50Ns)} µs, p99 ${us(row.pairedOverheadP99Ns)} µs; missing ${row.missing}${row.meetsTarget || floor ? '' : ' (misses the target)'}`,
       );
       return row;
     };
-    /** Every transport and rate, the probes' runs interleaved so their figures are side by side. */
+    /**
+     * Every transport and rate, the runs of each probe and scheduling interleaved so that their
+     * figures are side by side.
+     */
     const measureAll = async (
       controller: string,
       withProbes: readonly ProbeKind[],
-      once: (transport: 'ipc' | 'tcp', rate: number, probe: ProbeKind) => Promise<LatencyRun>,
+      once: (transport: 'ipc' | 'tcp', rate: number, probe: ProbeKind, scheduling: Scheduling) => Promise<LatencyRun>,
     ) => {
       for (const transport of transports as ('ipc' | 'tcp')[]) {
         for (const rate of rates) {
-          const runs = new Map<ProbeKind, LatencyRun[]>(withProbes.map((p) => [p, []]));
+          const runs = new Map<string, LatencyRun[]>();
           for (let r = 0; r < repeats; r++) {
-            for (const probe of withProbes) runs.get(probe)!.push(await once(transport, rate, probe));
+            for (const scheduling of chosenSchedulings) {
+              for (const probe of withProbes) {
+                const key = `${scheduling} ${probe}`;
+                runs.set(key, [...(runs.get(key) ?? []), await once(transport, rate, probe, scheduling)]);
+              }
+            }
           }
-          for (const probe of withProbes) latency.push(summarise(controller, probe, transport, rate, runs.get(probe)!));
+          for (const scheduling of chosenSchedulings) {
+            for (const probe of withProbes) {
+              latency.push(
+                summarise(controller, probe, scheduling, transport, rate, runs.get(`${scheduling} ${probe}`)!),
+              );
+            }
+          }
         }
       }
     };
@@ -658,15 +721,15 @@ export const command: Subcommand = {
       labels['raw-node'] =
         `bare ZeroMQ echo in Node (zeromq.js PULL -> PUB, no protocol, no decoding) of ${frameBytes}-byte messages`;
       log(`frame-to-action floor: ${labels['raw-node']}`);
-      await measureAll('raw-node', probes, (transport, rate, probe) =>
-        measureRawEcho(transport, rate, seconds, frameBytes, 'node', probe),
+      await measureAll('raw-node', probes, (transport, rate, probe, scheduling) =>
+        measureRawEcho(transport, rate, seconds, frameBytes, 'node', probe, scheduling),
       );
       if (probes.includes('python')) {
         labels['raw-python'] =
           `the same echo in Python (pyzmq), probed from Python: libzmq's floor on this machine, no Node anywhere`;
         log(`frame-to-action floor: ${labels['raw-python']}`);
-        await measureAll('raw-python', ['python'], (transport, rate, probe) =>
-          measureRawEcho(transport, rate, seconds, frameBytes, 'python', probe),
+        await measureAll('raw-python', ['python'], (transport, rate, probe, scheduling) =>
+          measureRawEcho(transport, rate, seconds, frameBytes, 'python', probe, scheduling),
         );
       }
       for (const controllerName of controllers) {
@@ -674,8 +737,8 @@ export const command: Subcommand = {
           controllerName === 'brain' ? await learningBrain(n, obs, actionSize) : trivialController(actionSize);
         labels[controllerName] = answerer.label;
         log(`frame-to-action with ${answerer.label}`);
-        await measureAll(controllerName, probes, (transport, rate, probe) =>
-          measureLatency(transport, rate, seconds, answerer, obs, actionSize, probe),
+        await measureAll(controllerName, probes, (transport, rate, probe, scheduling) =>
+          measureLatency(transport, rate, seconds, answerer, obs, actionSize, probe, scheduling),
         );
       }
     } finally {
@@ -693,6 +756,7 @@ export const command: Subcommand = {
       repeats,
       probes,
       cpuLatencyHeldUs: cpuLatency ? cpuLatency.us : null,
+      schedulings: chosenSchedulings,
       ...(pythonSkipped === undefined ? {} : { pythonProbeSkipped: pythonSkipped }),
       loadAverage1m: { before: loadBefore, after: loadAfter },
       loop: 'event-driven: driver input listener -> poll -> step -> publish, then maintain (not runtime/loop)',
@@ -716,12 +780,13 @@ export const command: Subcommand = {
             .map(([k, v]) => `**${k}**: ${v}`)
             .join(
               '; ',
-            )}. p50/p99 are medians over ${repeats} runs of ${seconds} s, the probes' runs interleaved; max over all runs. "step" is poll + step + publish inside engram for the same frames. The target: f2a p99 <= step p99 + 200 µs. "per-frame transport" is, frame by frame, frame-to-action minus engram's own poll-to-publish time: what ZeroMQ, decoding and both processes' wake-ups add. The **raw-** rows are the floor measured in the same run, with messages of the frame's size; **raw-python** has no Node in it at all, so it is what libzmq and this machine's wake-ups cost before engram does anything. The driver's own cost is the difference between the trivial rows and the raw-node rows. ${cpuLatency ? 'CPU wake-up latency was held at 0 µs during every latency run, floors included (`timing.cpuLatencyUs: 0`, /dev/cpu_dma_latency: idle CPUs poll instead of halting).' : "CPU wake-up latency was left to the machine's power management (`--cpu-latency off`)."}`,
+            )}. p50/p99 are medians over ${repeats} runs of ${seconds} s, the probes' runs interleaved; max over all runs. "step" is poll + step + publish inside engram for the same frames. The target: f2a p99 <= step p99 + 200 µs. "per-frame transport" is, frame by frame, frame-to-action minus engram's own poll-to-publish time: what ZeroMQ, decoding and both processes' wake-ups add. The **raw-** rows are the floor measured in the same run, with messages of the frame's size; **raw-python** has no Node in it at all, so it is what libzmq and this machine's wake-ups cost before engram does anything. The driver's own cost is the difference between the trivial rows and the raw-node rows. ${cpuLatency ? 'CPU wake-up latency was held at 0 µs during every latency run, floors included (`timing.cpuLatencyUs: 0`, /dev/cpu_dma_latency: idle CPUs poll instead of halting).' : "CPU wake-up latency was left to the machine's power management (`--cpu-latency off`)."}${chosenSchedulings.includes('fifo') ? ` "FIFO ${FIFO_PRIORITY}": engram's main thread under SCHED_FIFO ${FIFO_PRIORITY} during the run (as \`timing.realtimePriority\` sets it in engram run; its ZeroMQ I/O thread stays under normal scheduling) and the probe and Python echo processes whole (\`chrt -f ${FIFO_PRIORITY}\`), the runs of both schedulings interleaved; "normal": no real-time priority anywhere.` : ' No real-time priority anywhere (`--scheduling fifo` measures it).'}`,
           '',
           table(
             [
               'server',
               'probe',
+              'scheduling',
               'transport',
               'rate',
               'f2a p50 µs',
@@ -736,6 +801,7 @@ export const command: Subcommand = {
             latency.map((row) => [
               row.controller,
               row.probe,
+              row.scheduling === 'fifo' ? `FIFO ${FIFO_PRIORITY}` : 'normal',
               row.transport,
               `${row.rateHz} Hz`,
               us(row.frameToActionP50Ns),

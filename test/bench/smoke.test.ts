@@ -13,9 +13,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pythonZmqMissing } from '../../bench/lib/python.js';
 import { repoRoot } from '../../bench/lib/report.js';
+import { realtimePermitted } from '../../bench/timing.js';
 
 const smoke = suite('benchmarks from the built CLI');
 const main = join(repoRoot, 'dist', 'runtime', 'cli', 'main.js');
+/** bench transport also measures under SCHED_FIFO where this machine permits it */
+const fifoPermitted = realtimePermitted();
 
 /** [results name, arguments]: each as small as the benchmark allows. */
 const runs: [string, string[]][] = [
@@ -23,7 +26,13 @@ const runs: [string, string[]][] = [
   ['hnsw', ['--grid', '12/64/48', '--dims', '16', '--n', '2000', '--turnovers', '1', '--repeats', '1']],
   ['loop', ['--rates', '100', '--duration', '2s', '--experiences', '1000', '--rt', 'off']],
   ['timing', ['--rate', '500', '--duration', '1s']],
-  ['transport', ['--n', '1000', '--rates', '100', '--transports', 'ipc', '--seconds', '1', '--repeats', '1']],
+  [
+    'transport',
+    [
+      ...['--n', '1000', '--rates', '100', '--transports', 'ipc', '--seconds', '1', '--repeats', '1'],
+      ...(fifoPermitted ? ['--scheduling', 'normal,fifo'] : []),
+    ],
+  ],
   ['paths', ['--sizes', '1000', '--batches', '1', '--cell-ms', '20', '--hnsw-build-limit', '1000']],
   ['profile', ['--duration', '1s', '--pairs', '1']],
   ['snapshot', ['--experiences', '2000', '--hnsw', '2000', '--duration', '2s', '--repeats', '1']],
@@ -39,13 +48,17 @@ const modified = (path: string) => (existsSync(path) ? statSync(path).mtimeMs : 
  * python3-zmq is there, and otherwise says why it skipped it.
  */
 function checkTransportProbes(written: {
-  latency: { controller: string; probe: string }[];
+  latency: { controller: string; probe: string; scheduling: string }[];
   pythonProbeSkipped?: string;
 }) {
   const pythonReady = pythonZmqMissing() === undefined;
-  const rows = (controller: string, probe: string) =>
-    written.latency.filter((row) => row.controller === controller && row.probe === probe).length;
+  const rows = (controller: string, probe: string, scheduling = 'normal') =>
+    written.latency.filter(
+      (row) => row.controller === controller && row.probe === probe && row.scheduling === scheduling,
+    ).length;
   assert.is(rows('trivial', 'node'), 1);
+  if (fifoPermitted) assert.is(rows('trivial', 'node', 'fifo'), 1, 'the SCHED_FIFO runs were measured beside');
+  else console.log('  (bench transport --scheduling fifo not checked: chrt -f 50 is not permitted here)');
   if (pythonReady) {
     assert.is(written.pythonProbeSkipped, undefined);
     assert.is(rows('raw-python', 'python'), 1, 'the pyzmq floor was measured');
