@@ -335,9 +335,9 @@ function spawnProbeKind(kind: ProbeKind, args: string[], scheduling: Scheduling)
     kind === 'python'
       ? [python, [pythonProbe, ...args]]
       : [process.execPath, [...nodeProbe.nodeArgs, nodeProbe.path, ...args]];
-  return scheduling === 'fifo'
-    ? spawn('chrt', ['-f', String(FIFO_PRIORITY), command, ...commandArgs], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [launcher, launcherArgs] =
+    scheduling === 'fifo' ? ['chrt', ['-f', String(FIFO_PRIORITY), command, ...commandArgs]] : [command, commandArgs];
+  return spawn(launcher, launcherArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /** Runs `run` with this process's main thread under SCHED_FIFO when `scheduling` says so. */
@@ -688,19 +688,22 @@ export const command: Subcommand = {
     ) => {
       for (const transport of transports as ('ipc' | 'tcp')[]) {
         for (const rate of rates) {
+          const key = (scheduling: Scheduling, probe: ProbeKind) => `${scheduling} ${probe}`;
           const runs = new Map<string, LatencyRun[]>();
+          for (const scheduling of chosenSchedulings) {
+            for (const probe of withProbes) runs.set(key(scheduling, probe), []);
+          }
           for (let r = 0; r < repeats; r++) {
             for (const scheduling of chosenSchedulings) {
               for (const probe of withProbes) {
-                const key = `${scheduling} ${probe}`;
-                runs.set(key, [...(runs.get(key) ?? []), await once(transport, rate, probe, scheduling)]);
+                runs.get(key(scheduling, probe))!.push(await once(transport, rate, probe, scheduling));
               }
             }
           }
           for (const scheduling of chosenSchedulings) {
             for (const probe of withProbes) {
               latency.push(
-                summarise(controller, probe, scheduling, transport, rate, runs.get(`${scheduling} ${probe}`)!),
+                summarise(controller, probe, scheduling, transport, rate, runs.get(key(scheduling, probe))!),
               );
             }
           }

@@ -65,8 +65,7 @@ export class LoopRunner {
     let until = now + loop.settings.maintenanceNs;
     const latest = times[1]! - this.waiter.leadNs - this.guardNs;
     if (latest < until) until = latest;
-    loop.runSlack(until);
-    loop.nextDueInto(times, 1);
+    loop.runSlack(until); // slack does not move the next tick (only runCycle and start do)
     this.waiter.schedule(times[1]!);
   };
 

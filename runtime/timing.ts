@@ -250,7 +250,8 @@ export function loadNativeTicker(): TickerConstructor | Error {
  * A native thread keeps time (clock_nanosleep) and wakes the main thread `leadNs` before the tick
  * through a thread-safe function; the main thread finishes natively too (sleep, then a spin on
  * CLOCK_MONOTONIC). Per tick ~56 B on the JS heap (V8's call from C++ into JS; the times travel in
- * a Float64Array), against ~400 B for the worker (its message, and Atomics.wait with a timeout). The loop's clock must be process.hrtime's (SystemClock): CLOCK_MONOTONIC.
+ * a Float64Array), against ~400 B for the worker (its message, and Atomics.wait with a timeout).
+ * The loop's clock must be process.hrtime's (SystemClock): CLOCK_MONOTONIC.
  */
 export class NativeWaiter implements Waiter {
   readonly name = 'native';
